@@ -1,0 +1,26 @@
+// The commands of `ckpt`, one function each; main.cpp parses arguments and calls them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace ckpt::cli {
+
+struct DumpOptions {
+  pid_t pid = 0;
+  std::string dir;
+  bool kill = false;
+};
+
+struct RestoreOptions {
+  std::string dir;
+  bool detach = false;
+};
+
+int dumpCommand(const DumpOptions& opts);
+int restoreCommand(const RestoreOptions& opts);
+int inspectCommand(const std::string& dir, bool json);
+int checkCommand(bool json);
+
+}  // namespace ckpt::cli

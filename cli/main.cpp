@@ -1,0 +1,61 @@
+// Entry point of `ckpt`: parses the command line and runs one command. Every
+// error is caught here and printed as one line naming what failed.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/Commands.hpp"
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+
+int main(int argc, char** argv) {
+  using namespace ckpt;
+  CLI::App app{"ckpt: checkpoint and restore interactive Linux sessions", "ckpt"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", CKPT_VERSION);
+  int verbosity = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbosity, "More messages (repeat for debug)");
+  app.add_flag("-q,--quiet", quiet, "Only errors");
+
+  cli::DumpOptions dump;
+  auto* dumpCmd = app.add_subcommand("dump", "Checkpoint the process tree rooted at PID into DIR");
+  dumpCmd->add_option("pid", dump.pid, "Root of the tree to checkpoint")->required();
+  dumpCmd->add_option("-o,--output", dump.dir, "Image directory to create")->required();
+  dumpCmd->add_flag("--kill", dump.kill, "Kill the tree after a successful dump");
+  dumpCmd->add_flag_callback("--leave-running", [&] { dump.kill = false; },
+                             "Keep the tree running after the dump (default)");
+
+  cli::RestoreOptions restore;
+  auto* restoreCmd = app.add_subcommand("restore", "Restore the process tree saved in DIR");
+  restoreCmd->add_option("dir", restore.dir, "Image directory")->required();
+  restoreCmd->add_flag("-d,--detach", restore.detach,
+                       "Print the root pid and return once the tree runs");
+
+  std::string inspectDir;
+  bool inspectJson = false;
+  auto* inspectCmd = app.add_subcommand("inspect", "Show what an image holds");
+  inspectCmd->add_option("dir", inspectDir, "Image directory")->required();
+  inspectCmd->add_flag("--json", inspectJson, "Machine-readable output");
+
+  bool checkJson = false;
+  auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
+  checkCmd->add_flag("--json", checkJson, "Machine-readable output");
+
+  CLI11_PARSE(app, argc, argv);
+  log::setLevel(quiet ? log::Level::Error
+                      : verbosity >= 2 ? log::Level::Debug
+                      : verbosity == 1 ? log::Level::Info
+                                       : log::Level::Warn);
+  try {
+    if (*dumpCmd) return cli::dumpCommand(dump);
+    if (*restoreCmd) return cli::restoreCommand(restore);
+    if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson);
+    if (*checkCmd) return cli::checkCommand(checkJson);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
+                 e.what());
+    return 1;
+  }
+  return 2;
+}

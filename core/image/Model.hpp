@@ -1,0 +1,200 @@
+// The in-memory form of an image: everything dump collects and restore needs.
+// Serialized to manifest.json by Manifest.cpp; page contents live in page files.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckpt::image {
+
+inline constexpr int kFormatVersion = 1;
+inline constexpr uint64_t kPageSize = 4096;
+
+// A run of consecutive pages of one mapping. Data runs are stored in the
+// process's page file at `offset` (page-aligned); zero runs are recorded only.
+struct PageRun {
+  uint64_t addr = 0;
+  uint64_t npages = 0;
+  bool zero = false;
+  uint64_t offset = 0;  // byte offset in the page file (data runs)
+  uint64_t xxh3 = 0;    // XXH3-64 of the run's bytes (data runs)
+};
+
+enum class VmaKind {
+  Anonymous,   // private anonymous (includes [heap], [stack], thread stacks)
+  File,        // backed by a file (private or shared)
+  SharedAnon,  // MAP_SHARED|MAP_ANONYMOUS (/dev/zero (deleted) in maps)
+  Vdso,        // [vdso]
+  Vvar,        // [vvar]
+  VvarVclock,  // [vvar_vclock]
+  Vsyscall,    // [vsyscall]: fixed by the kernel, never mapped by restore
+};
+
+struct Vma {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  int prot = 0;        // PROT_READ|PROT_WRITE|PROT_EXEC
+  bool shared = false;  // MAP_SHARED
+  VmaKind kind = VmaKind::Anonymous;
+  std::string name;     // the maps path field: "", "[heap]", "[stack]", a file path
+  uint64_t pgoff = 0;   // file offset in bytes
+  uint64_t dev = 0;     // file identity at dump (st_dev, st_ino)
+  uint64_t ino = 0;
+  std::vector<std::string> vmflags;  // smaps VmFlags: "gd", "dd", "hg", ...
+  std::vector<PageRun> runs;         // saved pages, in address order
+};
+
+struct SigAction {
+  int signo = 0;
+  uint64_t handler = 0;  // SIG_DFL = 0, SIG_IGN = 1, else an address
+  uint64_t flags = 0;
+  uint64_t restorer = 0;
+  uint64_t mask = 0;
+};
+
+struct ItimerValue {
+  int64_t interval_us = 0;
+  int64_t value_us = 0;
+};
+
+struct PosixTimer {
+  int id = 0;
+  int clockid = 0;
+  int notify = 0;  // SIGEV_SIGNAL / SIGEV_NONE / SIGEV_THREAD_ID
+  int signo = 0;
+  uint64_t sigval = 0;
+  pid_t notify_tid = 0;
+  int64_t interval_ns = 0;
+  int64_t value_ns = 0;  // remaining time, 0 = disarmed
+  int overrun = 0;
+};
+
+struct Rlimit {
+  uint64_t cur = 0;
+  uint64_t max = 0;
+};
+
+// One thread. Registers are the raw kernel structs (user_regs_struct and the
+// XSAVE area), kept as bytes: they go back through PTRACE_SETREGSET as they are.
+struct Thread {
+  pid_t tid = 0;
+  std::string comm;
+  std::vector<uint8_t> gpregs;   // NT_PRSTATUS: struct user_regs_struct
+  std::vector<uint8_t> xstate;   // NT_X86_XSTATE
+  uint64_t sigmask = 0;
+  std::vector<std::vector<uint8_t>> pending;  // siginfo_t (128 bytes) each, in queue order
+  uint64_t clear_tid_address = 0;
+  uint64_t robust_list = 0;
+  uint64_t robust_list_len = 0;
+  uint64_t rseq_addr = 0;  // 0 = none registered
+  uint32_t rseq_len = 0;
+  uint32_t rseq_sig = 0;
+  uint32_t rseq_flags = 0;
+  uint64_t altstack_sp = 0;
+  uint64_t altstack_size = 0;
+  int altstack_flags = 0;  // SS_DISABLE when none
+};
+
+// The fields restored with PR_SET_MM_MAP, plus the exe link.
+struct MmFields {
+  uint64_t start_code = 0, end_code = 0, start_data = 0, end_data = 0;
+  uint64_t start_brk = 0, brk = 0, start_stack = 0;
+  uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+  std::vector<uint64_t> auxv;
+  std::string exe;
+};
+
+struct Credentials {
+  std::array<uint32_t, 4> uid{};  // real, effective, saved, fs
+  std::array<uint32_t, 4> gid{};
+  std::vector<uint32_t> groups;
+  uint64_t cap_inh = 0, cap_prm = 0, cap_eff = 0, cap_bnd = 0, cap_amb = 0;
+  bool no_new_privs = false;
+  int dumpable = 1;
+};
+
+// One file descriptor slot of a process, pointing at an open file description.
+struct FdEntry {
+  int fd = 0;
+  int file = 0;  // FileDesc::id
+  bool cloexec = false;
+};
+
+enum class FileKind { Regular, Directory, Deleted, Pipe, Fifo, CharDevice };
+
+// An open file description, shared by every fd (in any process) that refers to it.
+struct FileDesc {
+  int id = 0;
+  FileKind kind = FileKind::Regular;
+  std::string path;   // as opened (without " (deleted)")
+  int flags = 0;      // open flags (access mode, O_APPEND, O_NONBLOCK, ...), no O_CLOEXEC
+  int64_t pos = 0;
+  uint64_t dev = 0, ino = 0;
+  uint32_t mode = 0;  // st_mode
+  uint64_t rdev = 0;  // character devices
+  int64_t size = 0;
+  int64_t mtime_ns = 0;
+  int pipe = -1;              // Pipe::id, for pipes and FIFOs
+  std::string content_file;   // deleted files: their content in the image
+  uint64_t content_xxh3 = 0;
+};
+
+// A pipe (or FIFO) and the bytes that were in it.
+struct Pipe {
+  int id = 0;
+  uint64_t ino = 0;
+  int capacity = 0;             // F_GETPIPE_SZ
+  std::string data_file;        // empty when the pipe was empty
+  uint64_t data_size = 0;
+  uint64_t data_xxh3 = 0;
+  bool reader_outside = false;  // no read end inside the tree
+  bool writer_outside = false;  // no write end inside the tree
+};
+
+struct Process {
+  pid_t pid = 0;
+  pid_t ppid = 0;
+  pid_t pgid = 0;
+  pid_t sid = 0;
+  int exit_signal = 17;  // SIGCHLD
+  bool zombie = false;
+  int exit_status = 0;  // wait status of a zombie
+  bool child_subreaper = false;
+  std::string comm;
+  std::vector<Thread> threads;  // threads[0] is the main thread (tid == pid)
+  std::vector<Vma> vmas;
+  std::string pages_file;  // page file name inside the image
+  MmFields mm;
+  std::vector<SigAction> sigactions;            // signals 1..64 except SIGKILL/SIGSTOP
+  std::vector<std::vector<uint8_t>> pending_shared;  // process-wide pending siginfo
+  std::array<ItimerValue, 3> itimers{};         // REAL, VIRTUAL, PROF
+  std::vector<PosixTimer> timers;
+  std::string cwd;
+  std::string root;
+  uint32_t umask = 022;
+  std::map<int, Rlimit> rlimits;  // RLIMIT_* -> value
+  uint32_t personality = 0;
+  Credentials creds;
+  std::vector<FdEntry> fds;
+};
+
+struct Image {
+  int format_version = kFormatVersion;
+  std::string ckpt_version;
+  std::string kernel;       // uname -r at dump
+  std::string hostname;
+  int64_t created_unix = 0;
+  pid_t root_pid = 0;
+  std::vector<uint64_t> vdso_layout;  // sizes of [vvar], [vvar_vclock], [vdso]
+  std::vector<Process> processes;  // parents before children
+  std::vector<FileDesc> files;
+  std::vector<Pipe> pipes;
+};
+
+}  // namespace ckpt::image

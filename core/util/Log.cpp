@@ -1,0 +1,41 @@
+// Logger implementation (stderr plus an optional file).
+#include "core/util/Log.hpp"
+
+#include <cstdio>
+#include <mutex>
+
+namespace ckpt::log {
+namespace {
+std::mutex g_mutex;
+Level g_level = Level::Warn;
+std::FILE* g_file = nullptr;
+const char* name(Level l) {
+  switch (l) {
+    case Level::Error: return "error";
+    case Level::Warn: return "warning";
+    case Level::Info: return "info";
+    case Level::Debug: return "debug";
+  }
+  return "?";
+}
+}  // namespace
+
+void setLevel(Level level) { g_level = level; }
+Level level() { return g_level; }
+
+void setFile(const std::string& path) {
+  std::lock_guard lock(g_mutex);
+  if (g_file) std::fclose(g_file);
+  g_file = path.empty() ? nullptr : std::fopen(path.c_str(), "we");
+}
+
+void write(Level l, std::string_view msg) {
+  std::lock_guard lock(g_mutex);
+  if (l <= g_level) std::fprintf(stderr, "ckpt: %s: %.*s\n", name(l), int(msg.size()), msg.data());
+  if (g_file) {
+    std::fprintf(g_file, "%s: %.*s\n", name(l), int(msg.size()), msg.data());
+    std::fflush(g_file);
+  }
+}
+
+}  // namespace ckpt::log
