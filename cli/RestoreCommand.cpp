@@ -1,7 +1,58 @@
-// `ckpt restore` (being written).
+// `ckpt restore DIR [--detach]`. In the foreground, ckpt stays the restored
+// root's parent: it forwards the signals a user sends to it and exits with
+// the root's exit status, as if it were the program itself.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+
 #include "cli/Commands.hpp"
+#include "core/restore/Restorer.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
 
 namespace ckpt::cli {
-int restoreCommand(const RestoreOptions&) { throw Error("not built yet"); }
+namespace {
+
+constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+                              SIGUSR2, SIGCONT, SIGWINCH, SIGALRM};
+
+int waitForeground(pid_t root) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (int s : kForwarded) sigaddset(&set, s);
+  for (;;) {
+    int status = 0;
+    pid_t r = waitpid(root, &status, WNOHANG);
+    if (r == root) {
+      if (WIFEXITED(status)) return WEXITSTATUS(status);
+      if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    }
+    siginfo_t info;
+    int sig = sigwaitinfo(&set, &info);
+    if (sig > 0 && sig != SIGCHLD) kill(root, sig);
+  }
+}
+
+}  // namespace
+
+int restoreCommand(const RestoreOptions& opts) {
+  // Block the forwarded signals before the tree exists, so none is lost.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGCHLD);
+  for (int s : kForwarded) sigaddset(&set, s);
+  if (!opts.detach) sigprocmask(SIG_BLOCK, &set, nullptr);
+  RestoreSummary s = restoreTree(RestoreRequest{opts.dir});
+  log::info("restored {} processes (root {}): verify {:.1f} ms, restore {:.1f} ms", s.processes,
+            s.root, s.verifyMs, s.restoreMs);
+  if (opts.detach) {
+    std::printf("%d\n", s.root);
+    std::fflush(stdout);
+    return 0;
+  }
+  return waitForeground(s.root);
+}
+
 }  // namespace ckpt::cli

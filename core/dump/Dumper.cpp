@@ -1,0 +1,94 @@
+// Dump orchestration. The order of the locals is the safety argument: the
+// image writer outlives the freezer, so on any error the tree is resumed
+// first and then the partial image is removed.
+#include "core/dump/Dumper.hpp"
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "core/dump/ProcessDumper.hpp"
+#include "core/dump/TreeFreezer.hpp"
+#include "core/image/ImageWriter.hpp"
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+
+namespace ckpt {
+namespace {
+
+std::vector<uint64_t> vdsoLayout(const image::Process& p) {
+  std::vector<uint64_t> sizes(3, 0);
+  for (const auto& v : p.vmas) {
+    if (v.kind == image::VmaKind::Vvar) sizes[0] = v.end - v.start;
+    if (v.kind == image::VmaKind::VvarVclock) sizes[1] = v.end - v.start;
+    if (v.kind == image::VmaKind::Vdso) sizes[2] = v.end - v.start;
+  }
+  return sizes;
+}
+
+void markOutsidePipeEnds(image::Image& img) {
+  for (auto& pipe : img.pipes) {
+    bool reader = false, writer = false;
+    for (const auto& f : img.files) {
+      if (f.pipe != pipe.id) continue;
+      int acc = f.flags & O_ACCMODE;
+      if (acc == O_RDONLY || acc == O_RDWR) reader = true;
+      if (acc == O_WRONLY || acc == O_RDWR) writer = true;
+    }
+    pipe.reader_outside = !reader;
+    pipe.writer_outside = !writer;
+    if (!reader || !writer)
+      log::warn("a pipe (inode {}) has its {} end outside the tree; after restore that end is "
+                "closed",
+                pipe.ino, reader ? "write" : "read");
+  }
+}
+
+}  // namespace
+
+DumpSummary dumpTree(const DumpRequest& req) {
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
+  auto t0 = Clock::now();
+  checkDumpablePid(req.root);
+  image::ImageWriter writer(req.dir);
+  TreeFreezer freezer(req.root);
+  freezer.freeze();
+
+  image::Image img;
+  img.ckpt_version = CKPT_VERSION;
+  utsname u{};
+  uname(&u);
+  img.kernel = u.release;
+  img.hostname = u.nodename;
+  img.created_unix = std::time(nullptr);
+  img.root_pid = req.root;
+
+  DumpSummary sum;
+  FdDumpContext fds{img, writer, {}};
+  for (auto& fp : freezer.processes()) {
+    image::Process p;
+    MemoryStats st = dumpProcess(fp, p, fds);
+    sum.threads += p.threads.size();
+    sum.bytesStored += st.pagesStored * image::kPageSize;
+    sum.zeroPages += st.pagesZero;
+    img.processes.push_back(std::move(p));
+  }
+  sum.processes = img.processes.size();
+  img.vdso_layout = vdsoLayout(img.processes.front());
+  markOutsidePipeEnds(img);
+  writer.commit(img);
+  if (req.kill) freezer.killAll();
+  // The freezer's destructor resumes whatever is still attached.
+  auto tEnd = Clock::now();
+  sum.freezeMs = ms(tEnd - t0);
+  sum.totalMs = sum.freezeMs;
+  return sum;
+}
+
+}  // namespace ckpt

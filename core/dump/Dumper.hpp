@@ -1,0 +1,28 @@
+// `ckpt dump`: freeze the tree, save it, then let it run or kill it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+namespace ckpt {
+
+struct DumpRequest {
+  pid_t root = 0;
+  std::string dir;
+  bool kill = false;
+};
+
+struct DumpSummary {
+  size_t processes = 0;
+  size_t threads = 0;
+  uint64_t bytesStored = 0;
+  uint64_t zeroPages = 0;
+  double freezeMs = 0;  // from the first seize to the resume (or kill)
+  double totalMs = 0;
+};
+
+DumpSummary dumpTree(const DumpRequest& req);
+
+}  // namespace ckpt

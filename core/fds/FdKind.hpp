@@ -1,0 +1,76 @@
+// How each kind of open file is saved and brought back. One file per kind
+// under core/fds/ (RegularFile.cpp, Pipe.cpp, ...), each with its dump and
+// restore side by side, listed once in Registry.cpp.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/image/Model.hpp"
+#include "core/proc/ProcParsers.hpp"
+#include "core/util/UniqueFd.hpp"
+
+namespace ckpt {
+
+namespace image {
+class ImageWriter;
+}
+
+// One fd of a frozen process, as ckpt sees it through its own duplicate.
+struct FdProbe {
+  pid_t pid = 0;
+  int fd = 0;
+  UniqueFd local;  // the same open file description, duplicated into ckpt
+  struct stat st {};
+  std::string link;  // readlink of /proc/PID/fd/FD
+  proc::FdInfo info;
+
+  int accessMode() const;
+};
+
+// Image-wide state of a dump: the descriptions seen so far, and the image.
+struct FdDumpContext {
+  image::Image& image;
+  image::ImageWriter& writer;
+  // Descriptions already saved, with ckpt's duplicate of each (for kcmp).
+  std::vector<std::pair<int, UniqueFd>> seen;  // file id -> local fd
+};
+
+// Image-wide state of a restore: descriptions made so far, pipes by id.
+struct FdRestoreContext {
+  const image::Image& image;
+  std::string imageDir;
+  std::map<int, UniqueFd> files;                  // FileDesc::id -> ckpt's fd
+  std::map<int, std::pair<UniqueFd, UniqueFd>> pipes;  // Pipe::id -> read end, write end
+  std::vector<UniqueFd> keepUntilDone;            // helpers closed once the tree is back
+};
+
+struct FdKind {
+  const char* name;
+  // Whether this kind handles the probed fd.
+  bool (*matches)(const FdProbe& probe);
+  // Fills `desc` (id, flags and pos are already set); may store data in the image.
+  void (*dump)(FdProbe& probe, image::FileDesc& desc, FdDumpContext& ctx);
+  // Makes the open file description in ckpt.
+  UniqueFd (*restore)(const image::FileDesc& desc, FdRestoreContext& ctx);
+  // The image kinds this entry restores.
+  std::vector<image::FileKind> kinds;
+};
+
+const std::vector<const FdKind*>& fdKinds();
+const FdKind& fdKindFor(image::FileKind kind);
+
+// Saves one fd of a process: finds the description if another fd shares it,
+// otherwise asks the matching kind. Throws an Error naming pid, fd and kind
+// when no kind can save it.
+image::FdEntry dumpFd(FdProbe& probe, FdDumpContext& ctx);
+
+// Reopens a path the way it was opened at dump, at its saved offset.
+UniqueFd reopenAt(const image::FileDesc& desc, int extraFlags = 0);
+
+}  // namespace ckpt

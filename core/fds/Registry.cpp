@@ -1,0 +1,17 @@
+// The list of file kinds ckpt can save: add a kind here after writing its file.
+#include "core/fds/FdKind.hpp"
+
+namespace ckpt {
+
+extern const FdKind kRegularFileKind;
+extern const FdKind kDeletedFileKind;
+extern const FdKind kPipeKind;
+extern const FdKind kCharDeviceKind;
+
+const std::vector<const FdKind*>& fdKinds() {
+  static const std::vector<const FdKind*> kinds{&kRegularFileKind, &kDeletedFileKind, &kPipeKind,
+                                                &kCharDeviceKind};
+  return kinds;
+}
+
+}  // namespace ckpt

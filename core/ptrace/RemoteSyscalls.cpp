@@ -1,0 +1,160 @@
+// Injected system calls driven by PTRACE_SYSCALL entry/exit stops.
+#include "core/ptrace/RemoteSyscalls.hpp"
+
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+
+namespace ckpt {
+namespace {
+constexpr long kERestartSys = 512;
+constexpr long kERestartNoIntr = 513;
+constexpr long kERestartNoHand = 514;
+constexpr long kERestartRestartBlock = 516;
+constexpr uint64_t kAllSignals = ~0ull;
+}  // namespace
+
+user_regs_struct restartedSyscallRegs(const user_regs_struct& regs, bool liveKernel) {
+  user_regs_struct r = regs;
+  if ((long)r.orig_rax < 0) return r;
+  long err = -(long)r.rax;
+  switch (err) {
+    case kERestartSys:
+    case kERestartNoIntr:
+    case kERestartNoHand:
+      r.rax = r.orig_rax;
+      r.rip -= 2;
+      break;
+    case kERestartRestartBlock:
+      // The kernel keeps the remaining time in the thread's restart block; a
+      // restored thread has none, so it runs the original call again.
+      r.rax = liveKernel ? SYS_restart_syscall : r.orig_rax;
+      r.rip -= 2;
+      break;
+    default:
+      return r;
+  }
+  r.orig_rax = (uint64_t)-1;
+  return r;
+}
+
+RemoteSyscalls::RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn)
+    : tracee_(tracee), insn_(syscallInsn) {
+  saved_ = tracee_.getRegs();
+  savedMask_ = tracee_.getSigmask();
+  final_ = restartedSyscallRegs(saved_, /*liveKernel=*/true);
+  finalMask_ = savedMask_;
+  // Block everything while we drive the thread, so no handler can run in
+  // between injected calls; the original mask comes back in the destructor.
+  tracee_.setSigmask(kAllSignals);
+}
+
+RemoteSyscalls::~RemoteSyscalls() {
+  if (abandoned_) return;
+  try {
+    // Once a call ran, the thread sits in a syscall-exit stop: the kernel's own
+    // restart of an interrupted call will not happen on resume, so the final
+    // registers re-run it themselves (restartedSyscallRegs). Untouched threads
+    // keep their registers for the kernel to handle.
+    tracee_.setRegs(touched_ ? final_ : saved_);
+    tracee_.setSigmask(finalMask_);
+  } catch (const Error& e) {
+    log::error("restoring tid {} after injected calls: {}", tracee_.tid(), e.what());
+  }
+}
+
+void RemoteSyscalls::setFinalState(const user_regs_struct& regs, uint64_t sigmask) {
+  final_ = regs;
+  finalMask_ = sigmask;
+  touched_ = true;
+}
+
+StopStatus RemoteSyscalls::resumeToSyscallStop() {
+  pid_t tid = tracee_.tid();
+  for (int spurious = 0;; ++spurious) {
+    if (ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr) != 0)
+      throwErrno(fmt::format("resuming tid {} for an injected call", tid));
+    StopStatus s = waitTracee(tid);
+    switch (s.kind) {
+      case StopStatus::Kind::SyscallStop:
+        return s;
+      case StopStatus::Kind::Exited:
+      case StopStatus::Kind::Signaled:
+        return s;
+      case StopStatus::Kind::EventStop:
+        if (s.event == PTRACE_EVENT_FORK || s.event == PTRACE_EVENT_CLONE ||
+            s.event == PTRACE_EVENT_VFORK) {
+          unsigned long child = 0;
+          ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
+          if (onNewTask_) onNewTask_(pid_t(child));
+        }
+        break;
+      case StopStatus::Kind::GroupStop:
+      case StopStatus::Kind::SignalStop:
+        // Only unblockable signals get here (everything else is blocked):
+        // SIGKILL ends us anyway; a SIGSTOP is swallowed rather than leaving
+        // the thread stopped in the middle of an injected call.
+        break;
+    }
+    if (spurious > 100) throw Error(fmt::format("tid {}: injected call keeps being interrupted", tid));
+  }
+}
+
+long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+                          uint64_t a5, uint64_t a6) {
+  pid_t tid = tracee_.tid();
+  user_regs_struct r = saved_;
+  r.rip = insn_.addr();
+  r.rax = nr;
+  r.orig_rax = (uint64_t)-1;  // no syscall restart logic on the way in
+  r.rdi = a1;
+  r.rsi = a2;
+  r.rdx = a3;
+  r.r10 = a4;
+  r.r8 = a5;
+  r.r9 = a6;
+  tracee_.setRegs(r);
+  touched_ = true;
+  StopStatus entry = resumeToSyscallStop();
+  if (entry.kind != StopStatus::Kind::SyscallStop)
+    throw Error(fmt::format("tid {} died before injected syscall {}", tid, nr));
+  StopStatus exit = resumeToSyscallStop();
+  if (exit.kind != StopStatus::Kind::SyscallStop)
+    throw Error(fmt::format("tid {} died during injected syscall {}", tid, nr));
+  return (long)tracee_.getRegs().rax;
+}
+
+long RemoteSyscalls::check(const std::string& what, long nr, uint64_t a1, uint64_t a2,
+                           uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
+  long r = call(nr, a1, a2, a3, a4, a5, a6);
+  if (r < 0 && r > -4096)
+    throw SysError(fmt::format("tid {}: {}", tracee_.tid(), what), int(-r));
+  return r;
+}
+
+void RemoteSyscalls::callNoReturn(long nr, uint64_t a1) {
+  user_regs_struct r = saved_;
+  r.rip = insn_.addr();
+  r.rax = nr;
+  r.orig_rax = (uint64_t)-1;
+  r.rdi = a1;
+  tracee_.setRegs(r);
+  abandoned_ = true;
+  for (;;) {
+    if (ptrace(PTRACE_CONT, tracee_.tid(), nullptr, nullptr) != 0) {
+      if (errno == ESRCH) break;
+      throwErrno(fmt::format("resuming tid {} to exit", tracee_.tid()));
+    }
+    StopStatus s = waitTracee(tracee_.tid());
+    if (s.kind == StopStatus::Kind::Exited || s.kind == StopStatus::Kind::Signaled) break;
+  }
+}
+
+}  // namespace ckpt

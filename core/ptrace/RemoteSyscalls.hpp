@@ -1,0 +1,71 @@
+// Runs system calls inside a stopped tracee (in the style of rr's
+// AutoRemoteSyscalls). The thread executes a `syscall` instruction found in its
+// own address space, driven by PTRACE_SYSCALL stops: no code is written into
+// the program and no signal (SIGTRAP) is raised, so its signal state stays as it
+// was. The destructor puts the registers and signal mask back, on every path.
+#pragma once
+
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "core/ptrace/RemotePtr.hpp"
+#include "core/ptrace/Tracee.hpp"
+
+namespace ckpt {
+
+class RemoteSyscalls {
+ public:
+  // `tracee` must be in a ptrace stop. `syscallInsn` is the address of a
+  // `syscall` instruction (0f 05) in the tracee.
+  RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn);
+  RemoteSyscalls(const RemoteSyscalls&) = delete;
+  RemoteSyscalls& operator=(const RemoteSyscalls&) = delete;
+  ~RemoteSyscalls();
+
+  // Returns the raw result: negative errno on failure.
+  long call(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+            uint64_t a5 = 0, uint64_t a6 = 0);
+  // Like call(), but throws an Error naming `what`, the tid and the errno on failure.
+  long check(const std::string& what, long nr, uint64_t a1 = 0, uint64_t a2 = 0,
+             uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+  // Runs a call that does not return to the caller (exit_group); waits for the exit.
+  void callNoReturn(long nr, uint64_t a1 = 0);
+
+  void setSyscallInsn(RemotePtr insn) { insn_ = insn; }
+  // Called for every PTRACE_EVENT_FORK/CLONE/VFORK stop met during a call,
+  // with the new task's id (already attached, stopped or about to stop).
+  void onNewTask(std::function<void(pid_t)> fn) { onNewTask_ = std::move(fn); }
+
+  const user_regs_struct& savedRegs() const { return saved_; }
+  uint64_t savedSigmask() const { return savedMask_; }
+  // At the end, set these registers and this mask instead of the saved ones.
+  void setFinalState(const user_regs_struct& regs, uint64_t sigmask);
+  // At the end, leave the thread as it is (it exited, or the caller owns it).
+  void abandon() { abandoned_ = true; }
+
+ private:
+  StopStatus resumeToSyscallStop();
+
+  const Tracee& tracee_;
+  RemotePtr insn_;
+  user_regs_struct saved_{};
+  uint64_t savedMask_ = 0;
+  user_regs_struct final_{};
+  uint64_t finalMask_ = 0;
+  bool touched_ = false;
+  bool abandoned_ = false;
+  std::function<void(pid_t)> onNewTask_;
+};
+
+// For registers saved at a stop inside a system call that was interrupted
+// (rax = -ERESTART*): the registers that re-run the call when resumed from a
+// syscall stop, as the kernel itself would restart it. `liveKernel` keeps the
+// kernel's restart block (restart_syscall) for -ERESTART_RESTARTBLOCK;
+// otherwise the original call is run again.
+user_regs_struct restartedSyscallRegs(const user_regs_struct& regs, bool liveKernel);
+
+}  // namespace ckpt

@@ -1,0 +1,348 @@
+// Memory restore by injected system calls.
+#include "core/restore/MemoryRestorer.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "core/proc/ProcFiles.hpp"
+#include "core/proc/ProcParsers.hpp"
+#include "core/ptrace/RemoteMemory.hpp"
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+
+namespace ckpt {
+namespace {
+
+constexpr uint64_t kPage = image::kPageSize;
+constexpr uint64_t kScratchSize = 256 * 1024;
+
+bool hasFlag(const image::Vma& v, const char* f) {
+  return std::find(v.vmflags.begin(), v.vmflags.end(), f) != v.vmflags.end();
+}
+
+bool isSpecial(image::VmaKind k) {
+  return k == image::VmaKind::Vdso || k == image::VmaKind::Vvar ||
+         k == image::VmaKind::VvarVclock || k == image::VmaKind::Vsyscall;
+}
+
+// Writes a NUL-terminated string into the scratch data area at `off`.
+RemotePtr putString(RemoteMemory& mem, const ScratchLayout& s, uint64_t off, const std::string& str) {
+  if (off + str.size() + 1 > s.dataSize())
+    throw Error(fmt::format("path too long for the scratch area: {}", str));
+  RemotePtr at = s.data() + off;
+  mem.write(at, str.c_str(), str.size() + 1);
+  return at;
+}
+
+void unmapStub(RestoredProcess& p, const ScratchLayout& s) {
+  auto maps = proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", p.pid)));
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& m : maps) {
+    if (m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]" ||
+        m.path == "[vsyscall]")
+      continue;
+    if (m.start >= s.base && m.end <= s.base + s.size) continue;
+    if (!ranges.empty() && ranges.back().second == m.start)
+      ranges.back().second = m.end;
+    else
+      ranges.emplace_back(m.start, m.end);
+  }
+  for (auto [a, b] : ranges)
+    p.main->check(fmt::format("unmapping {:#x}-{:#x} of the stub", a, b), SYS_munmap, a, b - a);
+}
+
+void moveVdso(RestoredProcess& p, const ScratchLayout& s, const image::Image& img) {
+  struct Area {
+    std::string name;
+    uint64_t from = 0, to = 0, size = 0;
+  };
+  std::vector<Area> areas;
+  auto maps = proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", p.pid)));
+  for (const auto& v : p.img->vmas) {
+    if (v.kind != image::VmaKind::Vdso && v.kind != image::VmaKind::Vvar &&
+        v.kind != image::VmaKind::VvarVclock)
+      continue;
+    Area a;
+    a.name = v.name;
+    a.to = v.start;
+    a.size = v.end - v.start;
+    for (const auto& m : maps)
+      if (m.path == v.name) {
+        if (m.end - m.start != a.size)
+          throw Error(fmt::format(
+              "the image comes from another kernel ({}): its {} is {} bytes, this kernel's is {}; "
+              "restore it on the kernel it was dumped on",
+              img.kernel, v.name, a.size, m.end - m.start));
+        a.from = m.start;
+      }
+    if (!a.from)
+      throw Error(fmt::format("this kernel has no {} mapping but the image ({}) has one", v.name,
+                              img.kernel));
+    areas.push_back(a);
+  }
+  bool overlap = false;
+  for (const auto& a : areas)
+    for (const auto& b : areas)
+      if (a.from < b.to + b.size && b.to < a.from + a.size && a.from != a.to) overlap = true;
+  if (overlap) {
+    // Park all three in our reserved range first: a move onto an overlapping
+    // area (or onto another special mapping) would fail or unmap it.
+    uint64_t park = s.base + s.size;
+    for (auto& a : areas) {
+      p.main->check("parking " + a.name, SYS_mremap, a.from, a.size, a.size,
+                    MREMAP_MAYMOVE | MREMAP_FIXED, park);
+      a.from = park;
+      park += a.size;
+    }
+  }
+  for (const auto& a : areas) {
+    if (a.from == a.to) continue;
+    p.main->check("moving " + a.name, SYS_mremap, a.from, a.size, a.size,
+                  MREMAP_MAYMOVE | MREMAP_FIXED, a.to);
+  }
+}
+
+bool needsWrite(const image::Vma& v) {
+  for (const auto& r : v.runs)
+    if (!r.zero || v.kind != image::VmaKind::Anonymous) return true;
+  return false;
+}
+
+void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
+  std::map<std::string, long> files;  // path+mode -> fd in the process
+  for (const auto& v : p.img->vmas) {
+    if (isSpecial(v.kind)) continue;
+    uint64_t len = v.end - v.start;
+    int prot = v.prot | (needsWrite(v) ? PROT_READ | PROT_WRITE : 0);
+    long fd = -1;
+    int flags = MAP_FIXED;
+    switch (v.kind) {
+      case image::VmaKind::Anonymous:
+        flags |= MAP_PRIVATE | MAP_ANONYMOUS | (hasFlag(v, "gd") ? MAP_GROWSDOWN : 0);
+        break;
+      case image::VmaKind::SharedAnon:
+        flags |= MAP_SHARED | MAP_ANONYMOUS;
+        break;
+      case image::VmaKind::File: {
+        struct stat st {};
+        if (stat(v.name.c_str(), &st) != 0)
+          throwErrno(fmt::format("pid {}: mapped file {} is gone", p.pid, v.name));
+        if (st.st_ino != v.ino)
+          throw Error(fmt::format("pid {}: mapped file {} was replaced since the dump (inode {} "
+                                  "then, {} now); the program would see different code or data",
+                                  p.pid, v.name, v.ino, st.st_ino));
+        bool rw = v.shared && (hasFlag(v, "mw") || (v.prot & PROT_WRITE));
+        std::string key = v.name + (rw ? "\1" : "\0");
+        auto it = files.find(key);
+        if (it == files.end()) {
+          RemotePtr path = putString(mem, s, 0, v.name);
+          long opened = p.main->check(fmt::format("opening mapped file {}", v.name), SYS_openat,
+                                      uint64_t(AT_FDCWD), path.addr(),
+                                      uint64_t((rw ? O_RDWR : O_RDONLY) | O_CLOEXEC));
+          it = files.emplace(key, opened).first;
+        }
+        fd = it->second;
+        flags |= v.shared ? MAP_SHARED : MAP_PRIVATE;
+        break;
+      }
+      default:
+        continue;
+    }
+    long r = p.main->call(SYS_mmap, v.start, len, uint64_t(prot), uint64_t(flags), uint64_t(fd),
+                          v.pgoff);
+    if (r < 0 && r > -4096)
+      throw SysError(fmt::format("pid {}: mapping {:#x}-{:#x} ({})", p.pid, v.start, v.end,
+                                 v.name.empty() ? "anonymous" : v.name),
+                     int(-r));
+  }
+  for (auto& [k, fd] : files) p.main->call(SYS_close, uint64_t(fd));
+}
+
+// Fills data runs from the page file (and zero runs of file-backed areas from
+// /dev/zero) with injected preadv calls, IOV_MAX iovecs at a time.
+void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
+               const std::string& pagesPath) {
+  const size_t maxIov = std::min<size_t>(IOV_MAX, (s.dataSize() - 4096) / sizeof(iovec));
+  RemotePtr pathAt = putString(mem, s, 0, pagesPath);
+  long pagesFd = p.main->check("opening page file " + pagesPath, SYS_openat, uint64_t(AT_FDCWD),
+                               pathAt.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
+  long zeroFd = -1;
+  RemotePtr iovAt = s.data() + 4096;
+
+  struct Batch {
+    long fd = -1;
+    uint64_t offset = 0;  // file offset of the first iovec
+    uint64_t next = 0;    // file offset right after the last
+    std::vector<iovec> iov;
+    uint64_t bytes = 0;
+  } b;
+  auto flush = [&] {
+    if (b.iov.empty()) return;
+    mem.write(iovAt, b.iov.data(), b.iov.size() * sizeof(iovec));
+    uint64_t done = 0;
+    while (done < b.bytes) {
+      long n = p.main->call(SYS_preadv, uint64_t(b.fd), iovAt.addr(), b.iov.size(),
+                            b.offset + done, 0);
+      if (n <= 0)
+        throw SysError(fmt::format("pid {}: reading pages from {}", p.pid, pagesPath),
+                       n < 0 ? int(-n) : EIO);
+      done += uint64_t(n);
+      if (done < b.bytes) {
+        // A short read (over 2 GiB, or a signal): drop what was filled and go on.
+        uint64_t skip = uint64_t(n);
+        std::vector<iovec> rest;
+        for (auto& v : b.iov) {
+          if (skip >= v.iov_len) {
+            skip -= v.iov_len;
+            continue;
+          }
+          rest.push_back({(char*)v.iov_base + skip, v.iov_len - skip});
+          skip = 0;
+        }
+        b.iov = rest;
+        mem.write(iovAt, b.iov.data(), b.iov.size() * sizeof(iovec));
+      }
+    }
+    b.iov.clear();
+    b.bytes = 0;
+  };
+  auto add = [&](long fd, uint64_t offset, uint64_t addr, uint64_t len) {
+    bool contiguous = !b.iov.empty() && b.fd == fd && (fd == zeroFd || b.next == offset);
+    if (!contiguous || b.iov.size() == maxIov) {
+      flush();
+      b.fd = fd;
+      b.offset = offset;
+      b.next = offset;
+    }
+    if (!b.iov.empty() && (char*)b.iov.back().iov_base + b.iov.back().iov_len == (char*)addr)
+      b.iov.back().iov_len += len;
+    else
+      b.iov.push_back({reinterpret_cast<void*>(addr), len});
+    b.bytes += len;
+    b.next += len;
+  };
+  for (const auto& v : p.img->vmas) {
+    for (const auto& r : v.runs) {
+      uint64_t len = r.npages * kPage;
+      if (!r.zero) {
+        add(pagesFd, r.offset, r.addr, len);
+      } else if (v.kind != image::VmaKind::Anonymous) {
+        if (zeroFd < 0) {
+          RemotePtr z = putString(mem, s, 0, "/dev/zero");
+          zeroFd = p.main->check("opening /dev/zero", SYS_openat, uint64_t(AT_FDCWD), z.addr(),
+                                 uint64_t(O_RDONLY | O_CLOEXEC));
+        }
+        add(zeroFd, 0, r.addr, len);
+      }
+    }
+  }
+  flush();
+  p.main->call(SYS_close, uint64_t(pagesFd));
+  if (zeroFd >= 0) p.main->call(SYS_close, uint64_t(zeroFd));
+}
+
+void finishAreas(RestoredProcess& p) {
+  for (const auto& v : p.img->vmas) {
+    if (isSpecial(v.kind)) continue;
+    uint64_t len = v.end - v.start;
+    if (needsWrite(v) && uint64_t(v.prot) != uint64_t(v.prot | PROT_READ | PROT_WRITE))
+      p.main->check(fmt::format("mprotect {:#x}", v.start), SYS_mprotect, v.start, len,
+                    uint64_t(v.prot));
+    static const std::pair<const char*, int> advice[] = {{"dd", MADV_DONTDUMP},
+                                                         {"dc", MADV_DONTFORK},
+                                                         {"wf", MADV_WIPEONFORK},
+                                                         {"hg", MADV_HUGEPAGE},
+                                                         {"nh", MADV_NOHUGEPAGE}};
+    for (auto [flag, adv] : advice)
+      if (hasFlag(v, flag)) p.main->call(SYS_madvise, v.start, len, uint64_t(adv));
+  }
+}
+
+void setMmFields(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
+  const image::MmFields& f = p.img->mm;
+  RemotePtr exePath = putString(mem, s, 0, f.exe);
+  long exeFd = p.main->check("opening the executable " + f.exe, SYS_openat, uint64_t(AT_FDCWD),
+                             exePath.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
+  RemotePtr auxvAt = s.data() + 4096;
+  mem.write(auxvAt, f.auxv.data(), f.auxv.size() * sizeof(uint64_t));
+  prctl_mm_map map{};
+  map.start_code = f.start_code;
+  map.end_code = f.end_code;
+  map.start_data = f.start_data;
+  map.end_data = f.end_data;
+  map.start_brk = f.start_brk;
+  map.brk = f.brk;
+  map.start_stack = f.start_stack;
+  map.arg_start = f.arg_start;
+  map.arg_end = f.arg_end;
+  map.env_start = f.env_start;
+  map.env_end = f.env_end;
+  map.auxv = reinterpret_cast<__u64*>(auxvAt.addr());
+  map.auxv_size = uint32_t(f.auxv.size() * sizeof(uint64_t));
+  map.exe_fd = uint32_t(exeFd);
+  RemotePtr mapAt = s.data() + 2048;
+  mem.writeValue(mapAt, map);
+  p.main->check("prctl(PR_SET_MM_MAP)", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, mapAt.addr(),
+                sizeof map);
+  p.main->call(SYS_close, uint64_t(exeFd));
+}
+
+}  // namespace
+
+ScratchLayout chooseScratch(const image::Image& img) {
+  std::vector<std::pair<uint64_t, uint64_t>> used;
+  for (const auto& p : img.processes)
+    for (const auto& v : p.vmas) used.emplace_back(v.start, v.end);
+  for (const auto& m : proc::parseMaps(proc::readProcFile("/proc/self/maps")))
+    used.emplace_back(m.start, m.end);
+  std::sort(used.begin(), used.end());
+  uint64_t vdsoTotal = 0;
+  for (auto sz : img.vdso_layout) vdsoTotal += sz;
+  ScratchLayout s;
+  s.size = kScratchSize;
+  s.reserve = kScratchSize + vdsoTotal + 16 * kPage;
+  // Low in the address space, away from where mmap and the stack put things.
+  for (uint64_t cand = 0x10000000000ull; cand < 0x700000000000ull; cand += 0x1000000000ull) {
+    bool clash = std::any_of(used.begin(), used.end(), [&](auto& r) {
+      return r.first < cand + s.reserve && cand < r.second;
+    });
+    if (!clash) {
+      s.base = cand;
+      return s;
+    }
+  }
+  throw Error("no free address range for restore's scratch area");
+}
+
+void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
+                   const std::string& imageDir) {
+  RemoteMemory mem(p.pid);
+  // The stub inherited ckpt's rseq registration; it must go before the memory
+  // it points into does, or every resume faults.
+  __ptrace_rseq_configuration rseq{};
+  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, p.pid, sizeof rseq, &rseq) > 0 &&
+      rseq.rseq_abi_pointer)
+    p.main->check("unregistering the stub's rseq", SYS_rseq, rseq.rseq_abi_pointer,
+                  rseq.rseq_abi_size, 1 /* RSEQ_FLAG_UNREGISTER */, rseq.signature);
+  p.main->check("closing the stub's files", SYS_close_range, 0, ~0u, 0);
+  unmapStub(p, scratch);
+  moveVdso(p, scratch, img);
+  mapAreas(p, scratch, mem);
+  fillPages(p, scratch, mem, imageDir + "/" + p.img->pages_file);
+  finishAreas(p);
+  setMmFields(p, scratch, mem);
+}
+
+}  // namespace ckpt

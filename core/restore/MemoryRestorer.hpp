@@ -1,0 +1,21 @@
+// Puts back the address space of one process: everything of the stub goes,
+// the vDSO moves to its saved place, every saved mapping is mapped again and
+// filled from the page file by the process itself (injected preadv: one copy),
+// then protections and the mm fields (PR_SET_MM_MAP) are set.
+#pragma once
+
+#include <string>
+
+#include "core/image/Model.hpp"
+#include "core/restore/RestoredProcess.hpp"
+
+namespace ckpt {
+
+void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
+                   const std::string& imageDir);
+
+// A range of `size` bytes free in every process of the image and in ckpt's
+// own address space (which every stub starts as a copy of).
+ScratchLayout chooseScratch(const image::Image& img);
+
+}  // namespace ckpt
