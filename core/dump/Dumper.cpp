@@ -59,6 +59,7 @@ DumpSummary dumpTree(const DumpRequest& req) {
   image::ImageWriter writer(req.dir);
   TreeFreezer freezer(req.root);
   freezer.freeze();
+  auto tFrozen = Clock::now();
 
   image::Image img;
   img.ckpt_version = CKPT_VERSION;
@@ -82,7 +83,10 @@ DumpSummary dumpTree(const DumpRequest& req) {
   sum.processes = img.processes.size();
   img.vdso_layout = vdsoLayout(img.processes.front());
   markOutsidePipeEnds(img);
+  auto tSaved = Clock::now();
   writer.commit(img);
+  log::debug("frozen after {:.1f} ms, state and pages saved after {:.1f} ms, committed after {:.1f} ms",
+             ms(tFrozen - t0), ms(tSaved - t0), ms(Clock::now() - t0));
   if (req.kill) freezer.killAll();
   // The freezer's destructor resumes whatever is still attached.
   auto tEnd = Clock::now();

@@ -134,6 +134,8 @@ void TreeFreezer::addChildren(FrozenProcess& p, bool& changed) {
     pid_t c;
     while (in >> c) kids.insert(c);
   }
+  // `p` lives in processes_: append only after the last use of it.
+  std::vector<FrozenProcess> found;
   for (pid_t c : kids) {
     if (std::find(p.children.begin(), p.children.end(), c) == p.children.end())
       p.children.push_back(c);
@@ -142,9 +144,10 @@ void TreeFreezer::addChildren(FrozenProcess& p, bool& changed) {
     child.pid = c;
     child.ppid = p.pid;
     child.zombie = taskState(c, c) == 'Z';
-    processes_.push_back(std::move(child));
+    found.push_back(std::move(child));
     changed = true;
   }
+  for (auto& f : found) processes_.push_back(std::move(f));
 }
 
 void TreeFreezer::freeze() {
