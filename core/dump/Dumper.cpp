@@ -72,13 +72,17 @@ DumpSummary dumpTree(const DumpRequest& req) {
 
   DumpSummary sum;
   FdDumpContext fds{img, writer, {}};
-  for (auto& fp : freezer.processes()) {
+  auto& frozen = freezer.processes();
+  for (auto& fp : frozen) {
     image::Process p;
-    MemoryStats st = dumpProcess(fp, p, fds);
+    dumpProcessState(fp, p, fds);
     sum.threads += p.threads.size();
+    img.processes.push_back(std::move(p));
+  }
+  for (size_t i = 0; i < frozen.size(); ++i) {
+    MemoryStats st = dumpProcessMemory(frozen[i], img.processes[i], writer);
     sum.bytesStored += st.pagesStored * image::kPageSize;
     sum.zeroPages += st.pagesZero;
-    img.processes.push_back(std::move(p));
   }
   sum.processes = img.processes.size();
   img.vdso_layout = vdsoLayout(img.processes.front());

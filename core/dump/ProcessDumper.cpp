@@ -204,7 +204,7 @@ void dumpOutside(pid_t pid, const proc::ProcStat& stat, const proc::ProcStatus& 
 
 }  // namespace
 
-MemoryStats dumpProcess(FrozenProcess& fp, image::Process& out, FdDumpContext& fds) {
+void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds) {
   pid_t pid = fp.pid;
   out.pid = pid;
   out.ppid = fp.ppid;
@@ -216,14 +216,10 @@ MemoryStats dumpProcess(FrozenProcess& fp, image::Process& out, FdDumpContext& f
     out.exit_signal = stat.exit_signal;
     out.exit_status = stat.exit_code;
     out.comm = stat.comm;
-    return {};
+    return;
   }
   auto status = proc::parseStatus(proc::readProcFile(procPath(pid, "status")));
   dumpOutside(pid, stat, status, out);
-
-  // The memory layout before any scratch area of ours appears in it.
-  auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
-  auto vmflags = proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
 
   for (auto& t : fp.threads) out.threads.push_back(dumpThreadOutside(t, pid));
   out.pending_shared = fp.threads.front().peekPendingSignals(true);
@@ -241,10 +237,17 @@ MemoryStats dumpProcess(FrozenProcess& fp, image::Process& out, FdDumpContext& f
     dumpSignalsAndTimers(pid, main, mem, scratch.addr(), out);
   }
   dumpFds(pid, out, fds);
+}
 
+MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out,
+                              image::ImageWriter& writer) {
+  if (fp.zombie) return {};
+  pid_t pid = fp.pid;
+  // Read after the injected calls are done: our scratch area is gone again.
+  auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
+  auto vmflags = proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
   out.pages_file = fmt::format("pages-{}.img", pid);
-  auto& pages = fds.writer.dataFile(out.pages_file);
-  return dumpMemory(pid, maps, vmflags, pages, out.vmas);
+  return dumpMemory(pid, maps, vmflags, writer.dataFile(out.pages_file), out.vmas);
 }
 
 }  // namespace ckpt

@@ -9,6 +9,10 @@
 
 namespace ckpt {
 
-MemoryStats dumpProcess(FrozenProcess& fp, image::Process& out, FdDumpContext& fds);
+// Everything but memory: checked for every process before any page is
+// written, so an object ckpt cannot save fails the dump early.
+void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds);
+MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out,
+                              image::ImageWriter& writer);
 
 }  // namespace ckpt
