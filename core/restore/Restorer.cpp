@@ -4,6 +4,7 @@
 #include "core/restore/Restorer.hpp"
 
 #include <limits.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +21,33 @@
 
 namespace ckpt {
 namespace {
+
+// Pins ckpt to the CPU it runs on, and gives tasks (and itself, at the end)
+// back the affinity ckpt had before.
+class CpuPin {
+ public:
+  CpuPin() {
+    if (sched_getaffinity(0, sizeof before_, &before_) != 0) return;
+    int cpu = sched_getcpu();
+    if (cpu < 0) return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
+  }
+  ~CpuPin() {
+    if (pinned_) sched_setaffinity(0, sizeof before_, &before_);
+  }
+  CpuPin(const CpuPin&) = delete;
+  CpuPin& operator=(const CpuPin&) = delete;
+  void unpin(pid_t tid) {
+    if (pinned_) sched_setaffinity(tid, sizeof before_, &before_);
+  }
+
+ private:
+  cpu_set_t before_{};
+  bool pinned_ = false;
+};
 
 void checkPrivilege(const image::Image& img) {
   if (geteuid() == 0) return;
@@ -57,6 +85,9 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   auto t1 = Clock::now();
 
   checkPidsFree(img);
+  // Tracer and tracees on one CPU: each injected call is a round trip, and
+  // cross-CPU wakeups make it several times slower. Stubs inherit the pin.
+  CpuPin pin;
   ScratchLayout scratch = chooseScratch(img);
   TreeBuilder tree(img, scratch);
   tree.build();
@@ -69,7 +100,10 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
     restoreThreads(p, scratch, tree);
   }
   for (auto& p : tree.processes())
-    for (auto& t : p.threads) t.detach();
+    for (auto& t : p.threads) {
+      pin.unpin(t.tid());
+      t.detach();
+    }
   tree.disarm();
 
   RestoreSummary sum;
