@@ -57,6 +57,11 @@ DumpSummary dumpTree(const DumpRequest& req) {
   auto t0 = Clock::now();
   checkDumpablePid(req.root);
   image::ImageWriter writer(req.dir);
+  // Every message of this dump, at every level, also goes into the image.
+  struct LogToImage {
+    explicit LogToImage(const std::string& path) { log::setFile(path); }
+    ~LogToImage() { log::setFile(""); }
+  } logToImage(writer.partialDir() + "/dump.log");
   TreeFreezer freezer(req.root);
   freezer.freeze();
   auto tFrozen = Clock::now();

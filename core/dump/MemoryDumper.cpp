@@ -9,7 +9,11 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <condition_variable>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -58,37 +62,109 @@ struct PendingRange {
   uint64_t npages;
 };
 
+// Reads batches of pages on the calling thread while a second thread squeezes
+// out zero pages, checksums and writes the previous batch: reading from the
+// process and writing the file overlap instead of taking turns.
 class BatchWriter {
  public:
   BatchWriter(pid_t pid, image::DataFile& out, std::vector<image::Vma>& vmas, MemoryStats& stats)
-      : mem_(pid), out_(out), vmas_(vmas), stats_(stats), buf_(kBatchBytes) {}
+      : mem_(pid), out_(out), vmas_(vmas), stats_(stats) {
+    slots_[0].buf = std::make_unique<PageBuffer>(kBatchBytes);
+    slots_[1].buf = std::make_unique<PageBuffer>(kBatchBytes);
+    writer_ = std::thread([this] { writerLoop(); });
+  }
+  ~BatchWriter() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    writer_.join();
+  }
+  BatchWriter(const BatchWriter&) = delete;
+  BatchWriter& operator=(const BatchWriter&) = delete;
 
   void add(size_t vma, uint64_t addr, uint64_t npages) {
     while (npages > 0) {
-      uint64_t room = (kBatchBytes - used_) / kPage;
+      Slot& s = slots_[cur_];
+      uint64_t room = (kBatchBytes - s.used) / kPage;
       uint64_t take = std::min(room, npages);
-      if (!pending_.empty() && pending_.back().vma == vma &&
-          pending_.back().addr + pending_.back().npages * kPage == addr)
-        pending_.back().npages += take;
+      if (!s.ranges.empty() && s.ranges.back().vma == vma &&
+          s.ranges.back().addr + s.ranges.back().npages * kPage == addr)
+        s.ranges.back().npages += take;
       else
-        pending_.push_back({vma, addr, take});
-      used_ += take * kPage;
+        s.ranges.push_back({vma, addr, take});
+      s.used += take * kPage;
       addr += take * kPage;
       npages -= take;
-      if (used_ == kBatchBytes) flush();
+      if (s.used == kBatchBytes) submit();
     }
   }
 
-  void flush() {
-    if (pending_.empty()) return;
-    std::vector<iovec> remote;
-    remote.reserve(pending_.size());
-    for (auto& r : pending_)
-      remote.push_back({reinterpret_cast<void*>(r.addr), size_t(r.npages * kPage)});
-    char* base = buf_.data();
-    mem_.readv(remote, base);
+  // Reads what is pending, waits until everything is written; rethrows a write error.
+  void finish() {
+    submit();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !slots_[0].full && !slots_[1].full; });
+    if (error_) std::rethrow_exception(error_);
+  }
 
-    // Squeeze out zero pages in place, cutting runs at zero/data boundaries.
+ private:
+  struct Slot {
+    std::unique_ptr<PageBuffer> buf;
+    std::vector<PendingRange> ranges;
+    uint64_t used = 0;
+    bool full = false;  // read, waiting for (or being handled by) the writer
+  };
+
+  void submit() {
+    Slot& s = slots_[cur_];
+    if (s.ranges.empty()) return;
+    std::vector<iovec> remote;
+    remote.reserve(s.ranges.size());
+    for (auto& r : s.ranges)
+      remote.push_back({reinterpret_cast<void*>(r.addr), size_t(r.npages * kPage)});
+    mem_.readv(remote, s.buf->data());
+    {
+      std::lock_guard lock(mu_);
+      s.full = true;
+    }
+    cv_.notify_all();
+    cur_ ^= 1;
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return !slots_[cur_].full || error_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  void writerLoop() {
+    int next = 0;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return slots_[next].full || stop_; });
+        if (!slots_[next].full) return;
+      }
+      try {
+        if (!error_) write(slots_[next]);
+      } catch (...) {
+        std::lock_guard lock(mu_);
+        error_ = std::current_exception();
+      }
+      {
+        std::lock_guard lock(mu_);
+        slots_[next].ranges.clear();
+        slots_[next].used = 0;
+        slots_[next].full = false;
+      }
+      cv_.notify_all();
+      next ^= 1;
+    }
+  }
+
+  // Squeezes out zero pages in place, cutting runs at zero/data boundaries,
+  // then writes the data pages with one call.
+  void write(Slot& slot) {
+    char* base = slot.buf->data();
     uint64_t fileStart = out_.size();
     char* dst = base;
     const char* src = base;
@@ -98,7 +174,7 @@ class BatchWriter {
       const char* data;
     };
     std::vector<Cut> cuts;
-    for (auto& r : pending_) {
+    for (auto& r : slot.ranges) {
       for (uint64_t i = 0; i < r.npages; ++i, src += kPage) {
         bool zero = isZeroPage(src);
         uint64_t addr = r.addr + i * kPage;
@@ -128,18 +204,19 @@ class BatchWriter {
       if (!c.run.zero) c.run.xxh3 = image::xxh3(c.data, c.run.npages * kPage);
       vmas_[c.vma].runs.push_back(c.run);
     }
-    pending_.clear();
-    used_ = 0;
   }
 
- private:
   RemoteMemory mem_;
   image::DataFile& out_;
   std::vector<image::Vma>& vmas_;
   MemoryStats& stats_;
-  PageBuffer buf_;
-  std::vector<PendingRange> pending_;
-  uint64_t used_ = 0;
+  Slot slots_[2];
+  int cur_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread writer_;
 };
 
 }  // namespace
@@ -219,7 +296,7 @@ MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
       if (runLen) batch.add(i, v.start + runStart * kPage, runLen);
     }
   }
-  batch.flush();
+  batch.finish();
   return stats;
 }
 
