@@ -39,12 +39,12 @@ enum class VmaKind {
 struct Vma {
   uint64_t start = 0;
   uint64_t end = 0;
-  int prot = 0;        // PROT_READ|PROT_WRITE|PROT_EXEC
+  int prot = 0;         // PROT_READ|PROT_WRITE|PROT_EXEC
   bool shared = false;  // MAP_SHARED
   VmaKind kind = VmaKind::Anonymous;
-  std::string name;     // the maps path field: "", "[heap]", "[stack]", a file path
-  uint64_t pgoff = 0;   // file offset in bytes
-  uint64_t dev = 0;     // file identity at dump (st_dev, st_ino)
+  std::string name;    // the maps path field: "", "[heap]", "[stack]", a file path
+  uint64_t pgoff = 0;  // file offset in bytes
+  uint64_t dev = 0;    // file identity at dump (st_dev, st_ino)
   uint64_t ino = 0;
   std::vector<std::string> vmflags;  // smaps VmFlags: "gd", "dd", "hg", ...
   std::vector<PageRun> runs;         // saved pages, in address order
@@ -85,8 +85,8 @@ struct Rlimit {
 struct Thread {
   pid_t tid = 0;
   std::string comm;
-  std::vector<uint8_t> gpregs;   // NT_PRSTATUS: struct user_regs_struct
-  std::vector<uint8_t> xstate;   // NT_X86_XSTATE
+  std::vector<uint8_t> gpregs;  // NT_PRSTATUS: struct user_regs_struct
+  std::vector<uint8_t> xstate;  // NT_X86_XSTATE
   uint64_t sigmask = 0;
   std::vector<std::vector<uint8_t>> pending;  // siginfo_t (128 bytes) each, in queue order
   uint64_t clear_tid_address = 0;
@@ -132,16 +132,16 @@ enum class FileKind { Regular, Directory, Deleted, Pipe, Fifo, CharDevice };
 struct FileDesc {
   int id = 0;
   FileKind kind = FileKind::Regular;
-  std::string path;   // as opened (without " (deleted)")
-  int flags = 0;      // open flags (access mode, O_APPEND, O_NONBLOCK, ...), no O_CLOEXEC
+  std::string path;  // as opened (without " (deleted)")
+  int flags = 0;     // open flags (access mode, O_APPEND, O_NONBLOCK, ...), no O_CLOEXEC
   int64_t pos = 0;
   uint64_t dev = 0, ino = 0;
   uint32_t mode = 0;  // st_mode
   uint64_t rdev = 0;  // character devices
   int64_t size = 0;
   int64_t mtime_ns = 0;
-  int pipe = -1;              // Pipe::id, for pipes and FIFOs
-  std::string content_file;   // deleted files: their content in the image
+  int pipe = -1;             // Pipe::id, for pipes and FIFOs
+  std::string content_file;  // deleted files: their content in the image
   uint64_t content_xxh3 = 0;
 };
 
@@ -149,8 +149,8 @@ struct FileDesc {
 struct Pipe {
   int id = 0;
   uint64_t ino = 0;
-  int capacity = 0;             // F_GETPIPE_SZ
-  std::string data_file;        // empty when the pipe was empty
+  int capacity = 0;       // F_GETPIPE_SZ
+  std::string data_file;  // empty when the pipe was empty
   uint64_t data_size = 0;
   uint64_t data_xxh3 = 0;
   bool reader_outside = false;  // no read end inside the tree
@@ -171,9 +171,9 @@ struct Process {
   std::vector<Vma> vmas;
   std::string pages_file;  // page file name inside the image
   MmFields mm;
-  std::vector<SigAction> sigactions;            // signals 1..64 except SIGKILL/SIGSTOP
+  std::vector<SigAction> sigactions;                 // signals 1..64 except SIGKILL/SIGSTOP
   std::vector<std::vector<uint8_t>> pending_shared;  // process-wide pending siginfo
-  std::array<ItimerValue, 3> itimers{};         // REAL, VIRTUAL, PROF
+  std::array<ItimerValue, 3> itimers{};              // REAL, VIRTUAL, PROF
   std::vector<PosixTimer> timers;
   std::string cwd;
   std::string root;
@@ -187,12 +187,12 @@ struct Process {
 struct Image {
   int format_version = kFormatVersion;
   std::string ckpt_version;
-  std::string kernel;       // uname -r at dump
+  std::string kernel;  // uname -r at dump
   std::string hostname;
   int64_t created_unix = 0;
   pid_t root_pid = 0;
   std::vector<uint64_t> vdso_layout;  // sizes of [vvar], [vvar_vclock], [vdso]
-  std::vector<Process> processes;  // parents before children
+  std::vector<Process> processes;     // parents before children
   std::vector<FileDesc> files;
   std::vector<Pipe> pipes;
 };

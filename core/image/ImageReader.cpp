@@ -1,0 +1,287 @@
+// Reading and verifying an image: nothing here trusts the bytes it reads, so
+// every size and offset from the manifest is checked before it is used.
+#include "core/image/ImageReader.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
+#include <map>
+#include <memory>
+#include <new>
+#include <set>
+#include <vector>
+
+#include "core/image/Checksum.hpp"
+#include "core/image/Manifest.hpp"
+#include "core/util/Error.hpp"
+#include "core/util/UniqueFd.hpp"
+
+namespace ckpt::image {
+namespace {
+
+// Large enough that a syscall per chunk costs nothing next to the copy, small
+// enough to stay in L2/L3 while it is hashed.
+constexpr size_t kReadChunk = size_t{8} << 20;
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+using AlignedBuffer = std::unique_ptr<char, AlignedFree>;
+
+AlignedBuffer alignedBuffer(size_t size) {
+  void* p = std::aligned_alloc(kPageSize, size);
+  if (!p) throw std::bad_alloc();
+  return AlignedBuffer(static_cast<char*>(p));
+}
+
+// A file of the image, opened for reading; errors name it as "image DIR: NAME".
+class ImageFile {
+ public:
+  ImageFile(const std::string& dir, const std::string& name) : dir_(dir), name_(name) {
+    // A name from the manifest must not lead out of the image.
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
+        name.find('\0') != std::string::npos)
+      throw Error(
+          fmt::format("image {}: '{}' is not a file name inside the image: the manifest "
+                      "is corrupt",
+                      dir, name));
+    const std::string path = dir + "/" + name;
+    fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd_) {
+      if (errno == ENOENT) fail("missing: the image is incomplete");
+      throwErrno(fmt::format("image {}: open {}", dir, name));
+    }
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) throwErrno(fmt::format("image {}: stat {}", dir, name));
+    if (!S_ISREG(st.st_mode)) fail("not a regular file");
+    size_ = static_cast<uint64_t>(st.st_size);
+  }
+
+  [[noreturn]] void fail(const std::string& what) const {
+    throw Error(fmt::format("image {}: {}: {}", dir_, name_, what));
+  }
+  [[noreturn]] void failTruncated(uint64_t expected) const {
+    fail(fmt::format("truncated: expected at least {} bytes, file has {}", expected, size_));
+  }
+
+  // Reads up to len bytes at offset; fewer only at the end of the file.
+  size_t readAt(char* buf, size_t len, uint64_t offset) const {
+    size_t done = 0;
+    while (done < len) {
+      const ssize_t n =
+          ::pread(fd_.get(), buf + done, len - done, static_cast<off_t>(offset + done));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throwErrno(fmt::format("image {}: read {}", dir_, name_));
+      }
+      if (n == 0) break;
+      done += static_cast<size_t>(n);
+    }
+    return done;
+  }
+
+  int fd() const { return fd_.get(); }
+  uint64_t size() const { return size_; }
+
+ private:
+  std::string dir_;
+  std::string name_;
+  UniqueFd fd_;
+  uint64_t size_ = 0;
+};
+
+// Bytes [offset, offset + len) of a file, checked against a checksum.
+struct Extent {
+  uint64_t offset;
+  uint64_t len;
+  uint64_t xxh3;
+  std::string what;  // "run at 0x7f... (16 pages)"
+};
+
+// Hashes every extent, reading the file in big sequential chunks: runs are
+// laid out one after the other, so most chunks serve many of them.
+void checkExtents(const ImageFile& file, std::vector<Extent>& extents) {
+  uint64_t need = 0;
+  for (const Extent& e : extents) need = std::max(need, e.offset + e.len);
+  if (need > file.size()) file.failTruncated(need);
+  if (extents.empty()) return;
+  ::posix_fadvise(file.fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  std::sort(extents.begin(), extents.end(),
+            [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
+  const AlignedBuffer buf = alignedBuffer(kReadChunk);
+  uint64_t winStart = 0, winEnd = 0;  // the file bytes now in buf
+  Xxh3Stream hash;
+  for (const Extent& e : extents) {
+    hash.reset();
+    uint64_t pos = e.offset;
+    const uint64_t end = e.offset + e.len;
+    while (pos < end) {
+      if (pos < winStart || pos >= winEnd) {
+        winStart = pos & ~(kPageSize - 1);
+        winEnd = winStart + file.readAt(buf.get(), kReadChunk, winStart);
+        // The file shrank after fstat: someone is changing the image.
+        if (pos >= winEnd) file.failTruncated(end);
+      }
+      const uint64_t take = std::min(end, winEnd) - pos;
+      hash.update(buf.get() + (pos - winStart), take);
+      pos += take;
+    }
+    if (hash.digest() != e.xxh3) file.fail(e.what + " checksum mismatch: the image is corrupt");
+  }
+}
+
+void readManifestChecksum(const std::string& dir, uint64_t& hash, uint64_t& length) {
+  ImageFile file(dir, "manifest.xxh3");
+  char buf[128];
+  const size_t n = file.readAt(buf, sizeof buf, 0);
+  const std::string text(buf, n);
+  // "<16 hex digits> <length>\n"
+  const auto malformed = [&]() -> void {
+    file.fail("malformed (expected 16 hex digits, a space and the length of manifest.json)");
+  };
+  if (file.size() > sizeof buf || text.size() < 18 || text[16] != ' ') malformed();
+  hash = 0;
+  for (size_t i = 0; i < 16; ++i) {
+    const char c = text[i];
+    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) malformed();
+    hash = (hash << 4) | static_cast<uint64_t>(v);
+  }
+  std::string rest = text.substr(17);
+  if (!rest.empty() && rest.back() == '\n') rest.pop_back();
+  if (rest.empty() || rest.size() > 19) malformed();
+  length = 0;
+  for (const char c : rest) {
+    if (c < '0' || c > '9') malformed();
+    length = length * 10 + static_cast<uint64_t>(c - '0');
+  }
+}
+
+}  // namespace
+
+Image readImage(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (errno == ENOENT) {
+      struct stat pst;
+      if (::stat((dir + ".partial").c_str(), &pst) == 0)
+        throw Error(
+            fmt::format("image {} does not exist ({}.partial is what a dump that did not "
+                        "finish leaves)",
+                        dir, dir));
+      throw Error(fmt::format("image {} does not exist", dir));
+    }
+    throwErrno("image " + dir);
+  }
+  if (!S_ISDIR(st.st_mode)) throw Error(fmt::format("image {} is not a directory", dir));
+
+  uint64_t expectedHash = 0, expectedLength = 0;
+  readManifestChecksum(dir, expectedHash, expectedLength);
+
+  ImageFile file(dir, "manifest.json");
+  if (file.size() < expectedLength) file.failTruncated(expectedLength);
+  if (file.size() > expectedLength)
+    file.fail(fmt::format("expected {} bytes, file has {}: the image is corrupt", expectedLength,
+                          file.size()));
+  std::string text(expectedLength, '\0');
+  if (file.readAt(text.data(), text.size(), 0) != text.size()) file.failTruncated(expectedLength);
+  if (xxh3(text.data(), text.size()) != expectedHash)
+    file.fail("checksum mismatch: the image is corrupt");
+
+  try {
+    const nlohmann::json j = parseManifestJson(text);
+    const int version = manifestFormatVersion(j);
+    if (version != kFormatVersion)
+      throw Error(fmt::format("image {} has format version {}, this ckpt reads version {}", dir,
+                              version, kFormatVersion));
+    return imageFromManifest(j);
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.rfind("image ", 0) == 0) throw;
+    throw Error(fmt::format("image {}: {}", dir, what));
+  }
+}
+
+void verifyImage(const std::string& dir, const Image& image) {
+  const auto corrupt = [&](const std::string& what) {
+    throw Error(fmt::format("image {}: {}: the image is corrupt", dir, what));
+  };
+
+  // Page runs, grouped by page file (processes could share one).
+  std::map<std::string, std::vector<Extent>> pageFiles;
+  for (const Process& p : image.processes) {
+    bool hasData = false;
+    for (const Vma& vma : p.vmas) {
+      if (vma.start >= vma.end || vma.start % kPageSize != 0 || vma.end % kPageSize != 0)
+        corrupt(fmt::format("pid {}: mapping {:#x}-{:#x} is not a page-aligned range", p.pid,
+                            vma.start, vma.end));
+      for (const PageRun& run : vma.runs) {
+        const std::string what = fmt::format("run at {:#x} ({} page{})", run.addr, run.npages,
+                                             run.npages == 1 ? "" : "s");
+        if (run.npages > std::numeric_limits<uint64_t>::max() / kPageSize)
+          corrupt(fmt::format("pid {}: {} is too large", p.pid, what));
+        const uint64_t len = run.npages * kPageSize;
+        if (run.addr % kPageSize != 0 || run.addr < vma.start || run.addr > vma.end ||
+            vma.end - run.addr < len)
+          corrupt(fmt::format("pid {}: {} lies outside its mapping {:#x}-{:#x}", p.pid, what,
+                              vma.start, vma.end));
+        if (run.zero) continue;
+        if (run.offset > std::numeric_limits<uint64_t>::max() - len)
+          corrupt(fmt::format("pid {}: {} has an impossible offset {}", p.pid, what, run.offset));
+        hasData = true;
+        pageFiles[p.pages_file].push_back(Extent{run.offset, len, run.xxh3, what});
+      }
+    }
+    if (hasData && p.pages_file.empty())
+      corrupt(fmt::format("pid {} has saved pages but no page file", p.pid));
+  }
+  for (auto& [name, extents] : pageFiles) {
+    ImageFile file(dir, name);
+    checkExtents(file, extents);
+  }
+
+  // Whole small files: pipe contents, deleted files.
+  std::map<int, const Pipe*> pipes;
+  for (const Pipe& pipe : image.pipes) {
+    if (!pipes.emplace(pipe.id, &pipe).second) corrupt(fmt::format("pipe {} given twice", pipe.id));
+    if (pipe.data_file.empty()) {
+      if (pipe.data_size != 0)
+        corrupt(
+            fmt::format("pipe {} holds {} bytes but has no data file", pipe.id, pipe.data_size));
+      continue;
+    }
+    ImageFile file(dir, pipe.data_file);
+    if (file.size() > pipe.data_size)
+      file.fail(fmt::format("expected {} bytes, file has {}: the image is corrupt", pipe.data_size,
+                            file.size()));
+    std::vector<Extent> one{{0, pipe.data_size, pipe.data_xxh3, "content"}};
+    checkExtents(file, one);
+  }
+  std::set<int> files;
+  for (const FileDesc& f : image.files) {
+    if (!files.insert(f.id).second) corrupt(fmt::format("open file {} given twice", f.id));
+    if (f.pipe >= 0 && !pipes.count(f.pipe))
+      corrupt(fmt::format("open file {} ({}) refers to pipe {}, which the image does not have",
+                          f.id, f.path, f.pipe));
+    if (f.content_file.empty()) continue;
+    ImageFile file(dir, f.content_file);
+    if (f.size > 0 && file.size() < static_cast<uint64_t>(f.size)) file.failTruncated(f.size);
+    std::vector<Extent> one{{0, file.size(), f.content_xxh3, "content"}};
+    checkExtents(file, one);
+  }
+  for (const Process& p : image.processes)
+    for (const FdEntry& fd : p.fds)
+      if (!files.count(fd.file))
+        corrupt(fmt::format("pid {} fd {} refers to open file {}, which the image does not have",
+                            p.pid, fd.fd, fd.file));
+}
+
+}  // namespace ckpt::image
