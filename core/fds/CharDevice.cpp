@@ -31,6 +31,6 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) { return reopenAt(
 }  // namespace
 
 extern const FdKind kCharDeviceKind{"memory character device", matches, dump, restore,
-                                    {image::FileKind::CharDevice}};
+                                    {image::FileKind::CharDevice}, nullptr};
 
 }  // namespace ckpt

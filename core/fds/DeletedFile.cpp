@@ -89,6 +89,6 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext& ctx) {
 }  // namespace
 
 extern const FdKind kDeletedFileKind{"deleted file", matches, dump, restore,
-                                     {image::FileKind::Deleted}};
+                                     {image::FileKind::Deleted}, nullptr};
 
 }  // namespace ckpt

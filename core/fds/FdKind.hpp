@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/image/Model.hpp"
+#include "core/ptrace/RemotePtr.hpp"
 #include "core/proc/ProcParsers.hpp"
 #include "core/util/UniqueFd.hpp"
 
@@ -50,6 +51,18 @@ struct FdRestoreContext {
   std::vector<UniqueFd> keepUntilDone;            // helpers closed once the tree is back
 };
 
+class RemoteSyscalls;
+
+// Injected calls into a process being restored, with room for arguments.
+struct FdInstallContext {
+  pid_t pid;
+  RemoteSyscalls& calls;
+  RemotePtr scratch;  // free for the hook's arguments
+  size_t scratchSize;
+  // fd number in this process -> FileDesc::id, for every fd it has.
+  const std::vector<image::FdEntry>& fds;
+};
+
 struct FdKind {
   const char* name;
   // Whether this kind handles the probed fd.
@@ -60,6 +73,9 @@ struct FdKind {
   UniqueFd (*restore)(const image::FileDesc& desc, FdRestoreContext& ctx);
   // The image kinds this entry restores.
   std::vector<image::FileKind> kinds;
+  // Optional: state kept in the process's fd numbers (epoll registrations),
+  // set from inside the process once all of its fds are in place.
+  void (*afterInstall)(const image::FileDesc& desc, int fd, FdInstallContext& ctx) = nullptr;
 };
 
 const std::vector<const FdKind*>& fdKinds();

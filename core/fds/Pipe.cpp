@@ -162,6 +162,6 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext& ctx) {
 }  // namespace
 
 extern const FdKind kPipeKind{"pipe or FIFO", matches, dump, restore,
-                              {image::FileKind::Pipe, image::FileKind::Fifo}};
+                              {image::FileKind::Pipe, image::FileKind::Fifo}, nullptr};
 
 }  // namespace ckpt

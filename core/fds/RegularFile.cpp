@@ -35,6 +35,6 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) {
 }  // namespace
 
 extern const FdKind kRegularFileKind{"regular file or directory", matches, dump, restore,
-                                     {image::FileKind::Regular, image::FileKind::Directory}};
+                                     {image::FileKind::Regular, image::FileKind::Directory}, nullptr};
 
 }  // namespace ckpt

@@ -33,13 +33,21 @@ constexpr std::array<std::pair<VmaKind, const char*>, 7> kVmaKinds{{
     {VmaKind::Vsyscall, "vsyscall"},
 }};
 
-constexpr std::array<std::pair<FileKind, const char*>, 6> kFileKinds{{
+constexpr std::array<std::pair<FileKind, const char*>, 14> kFileKinds{{
     {FileKind::Regular, "regular"},
     {FileKind::Directory, "directory"},
     {FileKind::Deleted, "deleted"},
     {FileKind::Pipe, "pipe"},
     {FileKind::Fifo, "fifo"},
     {FileKind::CharDevice, "char_device"},
+    {FileKind::Eventfd, "eventfd"},
+    {FileKind::Timerfd, "timerfd"},
+    {FileKind::Signalfd, "signalfd"},
+    {FileKind::Inotify, "inotify"},
+    {FileKind::Epoll, "epoll"},
+    {FileKind::Memfd, "memfd"},
+    {FileKind::UnixSocket, "unix_socket"},
+    {FileKind::InetSocket, "inet_socket"},
 }};
 
 // RLIMIT_* numbers are the same on every Linux architecture but x86's order;
@@ -381,6 +389,7 @@ void enc(J& j, const FileDesc& v) {
   PUT(pipe);
   PUT(content_file);
   PUT(content_xxh3);
+  j["state"] = J::parse(v.state.dump());
 }
 
 template <class J>
@@ -733,6 +742,10 @@ void dec(const json& j, const Ctx& c, FileDesc& out) {
   GET(pipe);
   GET(content_file);
   GET(content_xxh3);
+  const json& state = member(j, c, "state");
+  if (!state.is_null() && !state.is_object())
+    c.key("state").fail("expected object or null");
+  out.state = state;
 }
 
 void dec(const json& j, const Ctx& c, Pipe& out) {

@@ -4,6 +4,8 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <cstdint>
 #include <map>
@@ -126,7 +128,22 @@ struct FdEntry {
   bool cloexec = false;
 };
 
-enum class FileKind { Regular, Directory, Deleted, Pipe, Fifo, CharDevice };
+enum class FileKind {
+  Regular,
+  Directory,
+  Deleted,
+  Pipe,
+  Fifo,
+  CharDevice,
+  Eventfd,
+  Timerfd,
+  Signalfd,
+  Inotify,
+  Epoll,
+  Memfd,
+  UnixSocket,
+  InetSocket,
+};
 
 // An open file description, shared by every fd (in any process) that refers to it.
 struct FileDesc {
@@ -143,6 +160,10 @@ struct FileDesc {
   int pipe = -1;             // Pipe::id, for pipes and FIFOs
   std::string content_file;  // deleted files: their content in the image
   uint64_t content_xxh3 = 0;
+  // What only one kind knows (an eventfd's counter, epoll's registrations):
+  // written and read by that kind's file under core/fds/ alone, so adding a
+  // kind never touches the model. An object, or null.
+  nlohmann::json state;
 };
 
 // A pipe (or FIFO) and the bytes that were in it.

@@ -270,6 +270,7 @@ void visit(FieldCheck& c, const std::string& p, const FileDesc& a, const FileDes
   F(pipe);
   F(content_file);
   F(content_xxh3);
+  F(state);
 }
 
 void visit(FieldCheck& c, const std::string& p, const Pipe& a, const Pipe& b) {
@@ -488,6 +489,7 @@ Image makeFullImage(ImageWriter& w) {
   deleted.dev = 0x803;
   deleted.ino = 555;
   deleted.mode = 0100600;
+  deleted.state = {{"count", 7}, {"list", {1, 2, 3}}};
   deleted.size = static_cast<int64_t>(content.size());
   deleted.mtime_ns = 1714567296123456789;
   deleted.content_file = "file-3.data";
@@ -549,7 +551,7 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(MmFields), 144u) << hint;
   EXPECT_EQ(sizeof(Credentials), 104u) << hint;
   EXPECT_EQ(sizeof(FdEntry), 12u) << hint;
-  EXPECT_EQ(sizeof(FileDesc), 152u) << hint;
+  EXPECT_EQ(sizeof(FileDesc), 168u) << hint;
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
   EXPECT_EQ(sizeof(Process), 664u) << hint;
   EXPECT_EQ(sizeof(Image), 216u) << hint;
