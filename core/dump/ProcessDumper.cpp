@@ -182,12 +182,8 @@ void dumpOutside(pid_t pid, const proc::ProcStat& stat, const proc::ProcStatus& 
   out.root = proc::readLink(procPath(pid, "root"));
   out.personality =
       uint32_t(std::stoul(trimNewline(proc::readProcFile(procPath(pid, "personality"))), nullptr, 16));
-  for (int r = 0; r < RLIM_NLIMITS; ++r) {
-    rlimit64 lim{};
-    if (prlimit64(pid, __rlimit_resource(r), nullptr, &lim) != 0)
-      throwErrno(fmt::format("reading rlimit {} of pid {}", r, pid));
-    out.rlimits[r] = {lim.rlim_cur, lim.rlim_max};
-  }
+  auto limits = proc::parseLimits(proc::readProcFile(procPath(pid, "limits")));
+  for (size_t r = 0; r < limits.size(); ++r) out.rlimits[int(r)] = {limits[r].soft, limits[r].hard};
   auto& c = out.creds;
   c.uid = status.uid;
   c.gid = status.gid;

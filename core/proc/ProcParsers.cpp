@@ -14,6 +14,8 @@
 #include <set>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "core/util/Error.hpp"
 
 namespace ckpt::proc {
@@ -576,6 +578,36 @@ std::vector<std::string> parseNulSeparated(std::string_view bytes) {
     out.emplace_back(bytes.substr(0, nul));
     bytes = nul == std::string_view::npos ? std::string_view() : bytes.substr(nul + 1);
   }
+  return out;
+}
+
+std::vector<ProcLimit> parseLimits(std::string_view text) {
+  // The kernel prints fixed-width columns: "%-25s %-20s %-20s %-10s".
+  static constexpr size_t kSoftAt = 26, kHardAt = 47, kWidth = 20;
+  auto value = [](std::string_view line, size_t at, size_t n) -> uint64_t {
+    std::string_view v = line.substr(at, std::min(kWidth, line.size() - at));
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    if (v == "unlimited") return ~0ull;
+    uint64_t out = 0;
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+    if (ec != std::errc() || ptr != v.data() + v.size() || v.empty())
+      throw Error(fmt::format("limits: bad value in line {}: '{}'", n, std::string(line)));
+    return out;
+  };
+  std::vector<ProcLimit> out;
+  size_t n = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    if (++n == 1) continue;  // the header
+    if (line.empty()) continue;
+    if (line.size() < kHardAt + 1)
+      throw Error(fmt::format("limits: bad line {}: '{}'", n, std::string(line)));
+    out.push_back({value(line, kSoftAt, n), value(line, kHardAt, n)});
+  }
+  if (out.empty()) throw Error("limits: no limits");
   return out;
 }
 

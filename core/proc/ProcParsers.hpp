@@ -144,4 +144,14 @@ std::vector<uint64_t> parseAuxv(std::string_view bytes);
 // (a program that rewrote its argv area) is kept; "" gives no strings.
 std::vector<std::string> parseNulSeparated(std::string_view bytes);
 
+// /proc/PID/limits: soft and hard value of each RLIMIT_* in the kernel's
+// order (cpu, fsize, ... rttime); "unlimited" is RLIM_INFINITY. Readable for
+// any process we may trace, unlike prlimit(), which needs CAP_SYS_RESOURCE
+// for another user's process.
+struct ProcLimit {
+  uint64_t soft = 0;
+  uint64_t hard = 0;
+};
+std::vector<ProcLimit> parseLimits(std::string_view text);
+
 }  // namespace ckpt::proc

@@ -256,10 +256,14 @@ void restoreProcessState(RestoredProcess& p, const ScratchLayout& s) {
   if (img.child_subreaper)
     p.main->check("prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1);
   p.main->call(SYS_prctl, PR_SET_PDEATHSIG, 0);
+  // From inside: lowering needs no privilege, and raising a hard limit
+  // above ckpt's own would need CAP_SYS_RESOURCE either way.
+  RemotePtr at = s.data();
   for (const auto& [res, lim] : img.rlimits) {
     rlimit64 l{lim.cur, lim.max};
-    if (prlimit64(p.pid, __rlimit_resource(res), &l, nullptr) != 0)
-      throwErrno(fmt::format("pid {}: setting rlimit {}", p.pid, res));
+    mem.writeValue(at, l);
+    p.main->check(fmt::format("setting rlimit {} to {}/{}", res, lim.cur, lim.max), SYS_prlimit64,
+                  0, uint64_t(res), at.addr(), 0);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -943,4 +944,32 @@ TEST(ProcFiles, ReadLinkOfAnyLength) {
   unlink(link.c_str());
   rmdir(dir);
   EXPECT_EQ(got, target);
+}
+
+TEST(ProcLimits, ParsesCapturedText) {
+  std::ifstream in(std::string(CKPT_TEST_DATA_DIR) + "/proc/limits.txt");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto limits = ckpt::proc::parseLimits(ss.str());
+  ASSERT_EQ(limits.size(), 16u);
+  EXPECT_EQ(limits[RLIMIT_CPU].soft, ~0ull);
+  EXPECT_EQ(limits[RLIMIT_STACK].soft, 8388608u);
+  EXPECT_EQ(limits[RLIMIT_STACK].hard, ~0ull);
+}
+
+TEST(ProcLimits, MatchesGetrlimitForSelf) {
+  auto limits = ckpt::proc::parseLimits(ckpt::proc::readProcFile("/proc/self/limits"));
+  ASSERT_EQ(limits.size(), size_t(RLIM_NLIMITS));
+  for (int r = 0; r < RLIM_NLIMITS; ++r) {
+    rlimit lim{};
+    getrlimit(__rlimit_resource(r), &lim);
+    EXPECT_EQ(limits[size_t(r)].soft, uint64_t(lim.rlim_cur)) << "resource " << r;
+    EXPECT_EQ(limits[size_t(r)].hard, uint64_t(lim.rlim_max)) << "resource " << r;
+  }
+}
+
+TEST(ProcLimits, RejectsGarbage) {
+  EXPECT_THROW(ckpt::proc::parseLimits("header\nMax cpu time              abc                  unlimited            seconds\n"),
+               ckpt::Error);
+  EXPECT_THROW(ckpt::proc::parseLimits(""), ckpt::Error);
 }
