@@ -1,0 +1,59 @@
+# Entry points for people and CI; the build itself is CMake (see README.md).
+#   make              install missing Debian packages, configure build/, build
+#   make check        build, then run every test (J=2 to run two at a time)
+#   make demo         build, then run the main demo (demos/run-demo.sh)
+#   make bench        build, then run the benchmarks (build/bin/bench_*)
+#   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
+#   make format       clang-format every C++ source
+#   make clean        remove build/
+# Warnings are errors when CI is set in the environment (as CI does), or with WERROR=ON.
+
+BUILD   ?= build
+J       ?= 1
+PREFIX  ?= /usr/local
+DESTDIR ?=
+WERROR  ?= $(if $(CI),ON,OFF)
+CMAKE_ARGS ?=
+NPROC   := $(shell nproc)
+
+# cmake drives its own make: keep this make's job server and flags out of it.
+CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
+
+.PHONY: all deps configure build check demo bench install format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+# Configure only when build/ is new or asked differently: the build re-runs
+# cmake by itself when a CMakeLists.txt (or a globbed directory) changes.
+configure: deps
+	@if [ -n "$(CMAKE_ARGS)" ] || \
+	    ! grep -qx 'CKPT_WERROR:BOOL=$(WERROR)' $(BUILD)/CMakeCache.txt 2>/dev/null; then \
+	  $(CMAKE) -S . -B $(BUILD) -DCKPT_WERROR=$(WERROR) $(CMAKE_ARGS); fi
+
+build: configure
+	@$(CMAKE) --build $(BUILD) -j$(NPROC)
+
+check: build
+	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j$(J)
+
+demo: build
+	CKPT=$(BUILD)/bin/ckpt demos/run-demo.sh
+
+bench: build
+	@set -e; found=0; for b in $(BUILD)/bin/bench_*; do \
+	  [ -x "$$b" ] || continue; found=1; echo "== $$b"; "$$b"; done; \
+	  [ $$found = 1 ] || { echo "no benchmarks in $(BUILD)/bin" >&2; exit 1; }
+
+install: build
+	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD) --prefix "$(PREFIX)"
+
+format:
+	find . \( -path './build*' -o -path ./.git \) -prune -o -type f \
+	  \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) -print0 \
+	  | xargs -0 -r clang-format -i
+
+clean:
+	rm -rf $(BUILD)

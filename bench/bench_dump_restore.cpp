@@ -1,0 +1,379 @@
+// Dump and restore speed next to this machine's own limits: for each size, a
+// child touches that much anonymous memory, `ckpt dump --kill` saves it and
+// `ckpt restore --detach` brings it back; memcpy and file-write bandwidth are
+// measured in the same run, the latter in the directory the images go to.
+//
+//   bench_dump_restore [--dir DIR] [--runs N] [SIZE_MIB...]   (default: 64 1024)
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/util/Error.hpp"
+#include "core/util/UniqueFd.hpp"
+
+namespace fs = std::filesystem;
+using ckpt::Error;
+using ckpt::throwErrno;
+using ckpt::UniqueFd;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr size_t kMiB = 1024 * 1024;
+
+double seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Anonymous memory, unmapped on every path.
+class Buffer {
+ public:
+  explicit Buffer(size_t len) : len_(len) {
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throwErrno(fmt::format("mmap {} MiB", len / kMiB));
+    data_ = static_cast<uint64_t*>(p);
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { munmap(data_, len_); }
+  char* bytes() const { return reinterpret_cast<char*>(data_); }
+  size_t len() const { return len_; }
+  // Non-zero, incompressible content: every page is stored, none is a zero page.
+  void fill(uint64_t seed) {
+    uint64_t x = seed | 1;
+    for (size_t i = 0; i < len_ / sizeof(uint64_t); ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      data_[i] = x;
+    }
+  }
+
+ private:
+  uint64_t* data_ = nullptr;
+  size_t len_ = 0;
+};
+
+// The child that is dumped: touches `mib` MiB, closes every other fd, says it
+// is ready through the pipe and closes that too, and waits. Runs in a fresh exec of this program.
+[[noreturn]] void childMain(size_t mib, int readyFd) {
+  setsid();
+  int null = open("/dev/null", O_RDWR);
+  for (int fd = 0; fd < 3; ++fd) dup2(null, fd);
+  if (null > 2) close(null);
+  if (readyFd > 3) close_range(3, readyFd - 1, 0);
+  close_range(readyFd + 1, ~0u, 0);
+  Buffer mem(mib * kMiB);
+  mem.fill(0x9e3779b97f4a7c15ull ^ mib);
+  if (write(readyFd, "r", 1) != 1) _exit(1);
+  close(readyFd);
+  for (;;) pause();
+}
+
+// A process started by the benchmark: killed and reaped on every path.
+class Child {
+ public:
+  Child(const std::string& self, size_t mib) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throwErrno("pipe2");
+    UniqueFd readEnd(fds[0]);
+    UniqueFd writeEnd(fds[1]);
+    std::string mibArg = std::to_string(mib);
+    std::string fdArg = std::to_string(fds[1]);
+    pid_ = fork();
+    if (pid_ < 0) throwErrno("fork");
+    if (pid_ == 0) {
+      fcntl(fds[1], F_SETFD, 0);
+      execl(self.c_str(), self.c_str(), "--child", mibArg.c_str(), fdArg.c_str(), nullptr);
+      _exit(127);
+    }
+    writeEnd.reset();
+    // Ready once it said so and closed its end (then it holds no fd but stdio).
+    char c = 0;
+    pollfd p{readEnd.get(), POLLIN, 0};
+    bool said = poll(&p, 1, 120'000) == 1 && read(readEnd.get(), &c, 1) == 1 && c == 'r';
+    if (!said || poll(&p, 1, 10'000) != 1 || read(readEnd.get(), &c, 1) != 0) {
+      stop();
+      throw Error(fmt::format("the {} MiB child did not get ready", mib));
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { stop(); }
+
+  pid_t pid() const { return pid_; }
+  // Reaps the child after something else killed it; true if it died of a signal.
+  bool reapKilled() {
+    int status = 0;
+    if (waitpid(pid_, &status, 0) != pid_) return false;
+    pid_ = -1;
+    return WIFSIGNALED(status);
+  }
+  void stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+struct RunResult {
+  int exitCode;
+  std::string out;
+  double secs;
+};
+
+// Runs ckpt with `args`, its stdout captured, its stderr passed through.
+RunResult runCkpt(const std::string& ckpt, const std::vector<std::string>& args) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throwErrno("pipe2");
+  UniqueFd readEnd(fds[0]);
+  UniqueFd writeEnd(fds[1]);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(ckpt.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  auto start = Clock::now();
+  pid_t pid = fork();
+  if (pid < 0) throwErrno("fork");
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    execv(ckpt.c_str(), argv.data());
+    _exit(127);
+  }
+  writeEnd.reset();
+  RunResult r{-1, {}, 0};
+  char buf[4096];
+  for (ssize_t n; (n = read(readEnd.get(), buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    r.out.append(buf, static_cast<size_t>(n));
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  r.secs = seconds(start);
+  r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// Bytes on disk under `dir`, as du counts them.
+uint64_t diskUsage(const fs::path& dir) {
+  uint64_t total = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    struct stat st {};
+    if (lstat(e.path().c_str(), &st) == 0) total += static_cast<uint64_t>(st.st_blocks) * 512;
+  }
+  return total;
+}
+
+double memcpyGBps(size_t bytes) {
+  Buffer src(bytes), dst(bytes);
+  src.fill(1);
+  std::memset(dst.bytes(), 1, bytes);  // a touched destination: no page faults timed
+  std::vector<double> runs;
+  for (int i = 0; i < 5; ++i) {
+    auto t = Clock::now();
+    std::memcpy(dst.bytes(), src.bytes(), bytes);
+    runs.push_back(bytes / seconds(t) / 1e9);
+  }
+  if (std::memcmp(dst.bytes(), src.bytes(), 4096) != 0) throw Error("memcpy check failed");
+  return median(runs);
+}
+
+double fileWriteGBps(const fs::path& dir, size_t bytes) {
+  const size_t chunk = 8 * kMiB;
+  Buffer buf(chunk);
+  buf.fill(2);
+  fs::path path = dir / "write-bandwidth.tmp";
+  std::vector<double> runs;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Clock::now();
+    UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd) throwErrno("open " + path.string());
+    for (size_t done = 0; done < bytes; done += chunk) {
+      size_t n = std::min(chunk, bytes - done);
+      if (write(fd.get(), buf.bytes(), n) != static_cast<ssize_t>(n))
+        throwErrno("write " + path.string());
+    }
+    if (fsync(fd.get()) != 0) throwErrno("fsync " + path.string());
+    fd.reset();
+    runs.push_back(bytes / seconds(t) / 1e9);
+    unlink(path.c_str());
+  }
+  return median(runs);
+}
+
+const char* fsName(const fs::path& dir) {
+  struct statfs s {};
+  if (statfs(dir.c_str(), &s) != 0) return "?";
+  switch (static_cast<unsigned long>(s.f_type)) {
+    case 0x01021994:
+      return "tmpfs";
+    case 0xEF53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x794c7630:
+      return "overlayfs";
+    default:
+      return "other";
+  }
+}
+
+// Waits until a restored process (not necessarily our child) is gone.
+void killAndWait(pid_t pid) {
+  kill(pid, SIGKILL);
+  for (int i = 0; i < 5000; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) return;  // reparented to us: reaped
+    if (access(fmt::format("/proc/{}", pid).c_str(), F_OK) != 0) return;
+    usleep(1000);
+  }
+  throw Error(fmt::format("restored pid {} did not die", pid));
+}
+
+struct Row {
+  size_t mib;
+  double dumpS, restoreS, imageMiB, memcpy, write;
+};
+
+Row measure(const std::string& self, const std::string& ckpt, const fs::path& dir, size_t mib,
+            int runs) {
+  size_t bytes = mib * kMiB;
+  Row row{mib, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
+  std::vector<double> dumps, restores;
+  for (int r = 0; r < runs; ++r) {
+    fs::path img = dir / fmt::format("img-{}-{}", mib, r);
+    Child child(self, mib);
+    pid_t pid = child.pid();
+    RunResult d = runCkpt(ckpt, {"dump", std::to_string(pid), "-o", img.string(), "--kill"});
+    if (d.exitCode != 0)
+      throw Error(fmt::format(
+          "`ckpt dump {} -o {} --kill` failed (exit {}) on a {} MiB process: dump does not work "
+          "in this build yet, or this machine lacks a feature (run `ckpt check`)",
+          pid, img.string(), d.exitCode, mib));
+    if (!child.reapKilled()) throw Error("`ckpt dump --kill` did not kill the process");
+    dumps.push_back(d.secs);
+    row.imageMiB = static_cast<double>(diskUsage(img)) / kMiB;
+
+    RunResult rs = runCkpt(ckpt, {"restore", img.string(), "--detach"});
+    if (rs.exitCode != 0)
+      throw Error(fmt::format(
+          "`ckpt restore {} --detach` failed (exit {}) for a {} MiB process: restore does not "
+          "work in this build yet, or this machine lacks a feature (run `ckpt check`)",
+          img.string(), rs.exitCode, mib));
+    pid_t restored = static_cast<pid_t>(std::atol(rs.out.c_str()));
+    if (restored != pid)
+      throw Error(fmt::format("restore printed '{}', not the pid {}", rs.out, pid));
+    restores.push_back(rs.secs);
+    killAndWait(restored);
+    fs::remove_all(img);
+  }
+  row.dumpS = median(dumps);
+  row.restoreS = median(restores);
+  return row;
+}
+
+void printTable(const std::vector<Row>& rows) {
+  fmt::print(
+      "| size | dump ms | dump GB/s | restore ms | restore GB/s | image MiB | memcpy GB/s | "
+      "file write GB/s | dump/write ratio |\n"
+      "|---|---|---|---|---|---|---|---|---|\n");
+  for (const Row& r : rows) {
+    double gb = static_cast<double>(r.mib * kMiB) / 1e9;
+    std::string size =
+        r.mib % 1024 ? fmt::format("{} MiB", r.mib) : fmt::format("{} GiB", r.mib / 1024);
+    fmt::print("| {} | {:.1f} | {:.2f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n",
+               size, r.dumpS * 1e3, gb / r.dumpS, r.restoreS * 1e3, gb / r.restoreS, r.imageMiB,
+               r.memcpy, r.write, r.dumpS / (gb / r.write));
+  }
+  fmt::print(
+      "GB/s = 10^9 bytes/s of touched memory; dump/write ratio = dump time / time to write and "
+      "fsync the same bytes to the image directory (1.0 = as fast as the disk allows).\n");
+}
+
+// Removes the benchmark's directory on every path.
+struct TempDir {
+  fs::path path;
+  ~TempDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::string(argv[1]) == "--child")
+    childMain(std::stoul(argv[2]), std::stoi(argv[3]));
+
+  std::vector<size_t> sizes;
+  std::string base = fs::temp_directory_path().string();
+  int runs = 3;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--dir" && i + 1 < argc) {
+      base = argv[++i];
+    } else if (a == "--runs" && i + 1 < argc) {
+      runs = std::max(1, std::atoi(argv[++i]));
+    } else if (!a.empty() && a.find_first_not_of("0123456789") == std::string::npos) {
+      sizes.push_back(std::stoul(a));
+    } else {
+      fmt::print(stderr, "usage: {} [--dir DIR] [--runs N] [SIZE_MIB...]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (sizes.empty()) sizes = {64, 1024};
+  const char* env = std::getenv("CKPT");
+  std::string ckpt = env && *env ? env : CKPT_BINARY;
+  std::string self = fs::read_symlink("/proc/self/exe").string();
+
+  try {
+    // Restored processes lose their parent (ckpt) at once: make them ours to reap.
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) throwErrno("PR_SET_CHILD_SUBREAPER");
+    TempDir dir;
+    std::string tmpl = (fs::path(base) / "ckpt-bench.XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throwErrno("mkdtemp in " + base);
+    dir.path = tmpl;
+    utsname u{};
+    uname(&u);
+    fmt::print(
+        "bench_dump_restore: {} runs per size (medians); kernel {}, {} CPUs; images in {} "
+        "({})\n",
+        runs, u.release, sysconf(_SC_NPROCESSORS_ONLN), dir.path.string(), fsName(dir.path));
+    std::vector<Row> rows;
+    for (size_t mib : sizes) rows.push_back(measure(self, ckpt, dir.path, mib, runs));
+    printTable(rows);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_dump_restore: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

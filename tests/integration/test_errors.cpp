@@ -1,0 +1,51 @@
+// ckpt's errors: clear, non-zero, and harmless.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "CkptTest.hpp"
+
+namespace ckpt::test {
+namespace {
+
+class Errors : public CkptTest {};
+
+// A pid that was just used and is free now.
+pid_t freePid() {
+  pid_t p = fork();
+  if (p == 0) _exit(0);
+  waitpid(p, nullptr, 0);
+  return p;
+}
+
+TEST_F(Errors, DumpOfNonexistentPid) {
+  pid_t pid = freePid();
+  ASSERT_FALSE(pidExists(pid));
+  auto r = h.runCkpt({"dump", std::to_string(pid), "-o", h.imageDir()});
+  EXPECT_EQ(r.status.kind, ExitStatus::Exited) << r.describe();
+  EXPECT_NE(r.status.code, 0) << r.describe();
+  EXPECT_NE(r.err.find(std::to_string(pid)), std::string::npos) << "the message must name the pid\n"
+                                                                << r.describe();
+  EXPECT_FALSE(std::filesystem::exists(h.imageDir())) << "a failed dump left an image";
+  EXPECT_FALSE(std::filesystem::exists(h.imageDir() + ".partial"))
+      << "a failed dump left a partial image";
+}
+
+TEST_F(Errors, RestoreOfNonexistentDir) {
+  const std::string dir = h.dir() + "/no-such-image";
+  for (bool detach : {true, false}) {
+    SCOPED_TRACE(detach ? "--detach" : "foreground");
+    std::vector<std::string> args{"restore", dir};
+    if (detach) args.push_back("--detach");
+    auto r = h.runCkpt(args);
+    EXPECT_EQ(r.status.kind, ExitStatus::Exited) << r.describe();
+    EXPECT_NE(r.status.code, 0) << r.describe();
+    EXPECT_NE(r.err.find(dir), std::string::npos) << "the message must name the path\n"
+                                                  << r.describe();
+    EXPECT_EQ(r.out, "") << "no pid may be printed on failure";
+    EXPECT_TRUE(h.reapAll(Seconds(5))) << "a failed restore left processes";
+  }
+}
+
+}  // namespace
+}  // namespace ckpt::test

@@ -1,0 +1,154 @@
+// Real programs, not written for ckpt: a bash loop appending a counter to a
+// file (numbers must continue after restore, no gap, no repeat), and
+// `sleep 1000` (restored asleep, same pid and cmdline). python3 runs with
+// the protocol programs (Programs.cpp).
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/inotify.h>
+
+#include "CkptTest.hpp"
+#include "Programs.hpp"
+#include "core/util/UniqueFd.hpp"
+
+namespace ckpt::test {
+namespace {
+
+// Appends i = 1, 2, 3, ... to the file, one per line, every 10 ms; announces
+// ready itself (then closes the fd so its children never hold it).
+std::vector<std::string> bashCounter(const std::string& file) {
+  return {systemProgram("bash"), "-c",
+          "echo ready >&$CKPT_READY_FD; eval \"exec $CKPT_READY_FD>&-\"; "
+          "i=0; while :; do i=$((i+1)); echo $i >> '" +
+              file + "'; sleep 0.01; done"};
+}
+
+// The numbers in the file, or an explanation of what is wrong with them.
+std::vector<long> readCounter(const std::string& file, std::string* error) {
+  std::vector<long> out;
+  std::string text = readFile(file);
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string::npos) {
+      *error = "unterminated last line \"" + text.substr(pos) + "\"";
+      break;
+    }
+    std::string line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.empty() || line.find_first_not_of("0123456789") != std::string::npos) {
+      *error = "bad line \"" + line + "\" after " + std::to_string(out.size()) + " lines";
+      break;
+    }
+    out.push_back(std::stol(line));
+  }
+  return out;
+}
+
+::testing::AssertionResult countsFromOne(const std::vector<long>& nums, const std::string& err) {
+  if (!err.empty()) return ::testing::AssertionFailure() << err;
+  for (size_t i = 0; i < nums.size(); i++)
+    if (nums[i] != static_cast<long>(i) + 1)
+      return ::testing::AssertionFailure()
+             << "line " << i + 1 << " holds " << nums[i] << " (a "
+             << (nums[i] <= static_cast<long>(i) ? "repeat" : "gap") << ")";
+  return ::testing::AssertionSuccess();
+}
+
+// Waits (inotify, bounded) until the file has at least n lines.
+bool waitForLines(const std::string& file, size_t n, Clock::duration timeout = kTimeout) {
+  auto deadline = Clock::now() + timeout;
+  UniqueFd in(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (!in || inotify_add_watch(in.get(), file.c_str(), IN_MODIFY) < 0) return false;
+  for (;;) {
+    std::string err;
+    if (readCounter(file, &err).size() >= n) return true;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{in.get(), POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) > 0) {
+      char buf[4096];
+      while (read(in.get(), buf, sizeof buf) > 0) {
+      }
+    }
+  }
+}
+
+void writeEmpty(const std::string& file) {
+  UniqueFd(open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+}
+
+class RealPrograms : public CkptTest {};
+
+TEST_F(RealPrograms, BashCounterContinues) {
+  const std::string file = h.workDir() + "/counter.txt";
+  writeEmpty(file);
+  pid_t pid = h.spawn(bashCounter(file));
+  ASSERT_TRUE(waitForLines(file, 20)) << "the counter does not count";
+  auto tree = Harness::treePids(pid);
+  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
+  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  std::string err;
+  auto before = readCounter(file, &err);
+  ASSERT_TRUE(countsFromOne(before, err)) << "before restore";
+
+  pid_t restored;
+  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+  ASSERT_TRUE(waitForLines(file, before.size() + 20))
+      << "the restored counter does not count on from " << before.size();
+  kill(-restored, SIGKILL);  // its process group: bash and its sleep
+  h.killAll();
+  auto after = readCounter(file, &err);
+  EXPECT_TRUE(countsFromOne(after, err)) << "after restore (dumped at " << before.size() << ")";
+}
+
+TEST_F(RealPrograms, SleepRestoredAsleep) {
+  pid_t pid = h.spawn({systemProgram("sleep"), "1000"}, Ready::Exec);
+  const std::string proc = "/proc/" + std::to_string(pid);
+  ASSERT_TRUE(waitUntil([&] { return processState(pid) == 'S'; })) << "sleep never slept";
+  const std::string cmdline = readFile(proc + "/cmdline");
+  ASSERT_EQ(cmdline, systemProgram("sleep") + '\0' + "1000" + '\0');
+  auto tree = Harness::treePids(pid);
+  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
+  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  pid_t restored;
+  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+  EXPECT_TRUE(waitUntil([&] { return processState(restored) == 'S'; }))
+      << "restored sleep is in state " << processState(restored);
+  EXPECT_EQ(readFile(proc + "/cmdline"), cmdline);
+  std::string status = readFile(proc + "/status");
+  EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos) << "restored sleep is traced";
+  ASSERT_EQ(kill(restored, SIGKILL), 0);
+  auto st = h.waitExit(restored);
+  EXPECT_TRUE(st.kind == ExitStatus::Signaled && st.code == SIGKILL) << st.describe();
+}
+
+// The same helpers without ckpt, so a broken helper is not mistaken for a
+// broken restore.
+class RealProgramsSelfCheck : public CkptTest {};
+
+TEST_F(RealProgramsSelfCheck, BashCounterCounts) {
+  const std::string file = h.workDir() + "/counter.txt";
+  writeEmpty(file);
+  pid_t pid = h.spawn(bashCounter(file));
+  ASSERT_TRUE(waitForLines(file, 20));
+  kill(-pid, SIGKILL);
+  h.killAll();
+  std::string err;
+  auto nums = readCounter(file, &err);
+  EXPECT_GE(nums.size(), 20u);
+  EXPECT_TRUE(countsFromOne(nums, err));
+  std::string gap;
+  EXPECT_FALSE(countsFromOne({1, 2, 4}, gap)) << "a gap must be caught";
+  EXPECT_FALSE(countsFromOne({1, 2, 2, 3}, gap)) << "a repeat must be caught";
+}
+
+TEST_F(RealProgramsSelfCheck, SleepSleeps) {
+  pid_t pid = h.spawn({systemProgram("sleep"), "1000"}, Ready::Exec);
+  EXPECT_TRUE(waitUntil([&] { return processState(pid) == 'S'; }));
+  kill(pid, SIGKILL);
+  EXPECT_EQ(h.waitExit(pid).code, SIGKILL);
+}
+
+}  // namespace
+}  // namespace ckpt::test
