@@ -4,6 +4,8 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ckpt::cli {
 
@@ -11,6 +13,7 @@ struct DumpOptions {
   pid_t pid = 0;
   std::string dir;
   bool kill = false;
+  std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
 };
 
 struct RestoreOptions {

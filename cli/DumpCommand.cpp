@@ -8,7 +8,7 @@
 namespace ckpt::cli {
 
 int dumpCommand(const DumpOptions& opts) {
-  DumpRequest req{opts.pid, opts.dir, opts.kill};
+  DumpRequest req{opts.pid, opts.dir, opts.kill, opts.externals};
   DumpSummary s = dumpTree(req);
   log::info("dumped {} processes, {} threads: {:.1f} MiB stored, {} zero pages, {:.1f} ms",
             s.processes, s.threads, double(s.bytesStored) / (1 << 20), s.zeroPages, s.totalMs);

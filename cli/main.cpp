@@ -25,6 +25,19 @@ int main(int argc, char** argv) {
   dumpCmd->add_flag("--kill", dump.kill, "Kill the tree after a successful dump");
   dumpCmd->add_flag_callback("--leave-running", [&] { dump.kill = false; },
                              "Keep the tree running after the dump (default)");
+  dumpCmd->add_option_function<std::vector<std::string>>(
+      "--external",
+      [&](const std::vector<std::string>& specs) {
+        for (const auto& spec : specs) {
+          int pid = 0, fd = 0, used = 0;
+          if (std::sscanf(spec.c_str(), "%d:%d%n", &pid, &fd, &used) != 2 ||
+              size_t(used) != spec.size() || pid <= 0 || fd < 0)
+            throw CLI::ValidationError("--external", "expected PID:FD, got '" + spec + "'");
+          dump.externals.emplace_back(pid, fd);
+        }
+      },
+      "PID:FD of a socket connected outside the tree: restore it as closed by its peer "
+      "(repeatable)");
 
   cli::RestoreOptions restore;
   auto* restoreCmd = app.add_subcommand("restore", "Restore the process tree saved in DIR");

@@ -76,7 +76,7 @@ DumpSummary dumpTree(const DumpRequest& req) {
   img.root_pid = req.root;
 
   DumpSummary sum;
-  FdDumpContext fds{img, writer, {}};
+  FdDumpContext fds{img, writer, {}, req.externals};
   auto& frozen = freezer.processes();
   for (auto& fp : frozen) {
     image::Process p;
@@ -84,8 +84,9 @@ DumpSummary dumpTree(const DumpRequest& req) {
     sum.threads += p.threads.size();
     img.processes.push_back(std::move(p));
   }
+  for (auto* finish : fds.finishers) finish(fds);
   for (size_t i = 0; i < frozen.size(); ++i) {
-    MemoryStats st = dumpProcessMemory(frozen[i], img.processes[i], writer);
+    MemoryStats st = dumpProcessMemory(frozen[i], img.processes[i], img, writer);
     sum.bytesStored += st.pagesStored * image::kPageSize;
     sum.zeroPages += st.pagesZero;
   }

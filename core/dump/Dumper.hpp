@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace ckpt {
 
@@ -12,6 +14,7 @@ struct DumpRequest {
   pid_t root = 0;
   std::string dir;
   bool kill = false;
+  std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
 };
 
 struct DumpSummary {

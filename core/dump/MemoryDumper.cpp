@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "core/image/Checksum.hpp"
+#include "core/mem/SharedObjects.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/util/Error.hpp"
 
@@ -231,19 +232,17 @@ image::VmaKind classifyMapping(pid_t pid, const proc::MapsEntry& m) {
     return m.shared ? image::VmaKind::SharedAnon : image::VmaKind::Anonymous;
   if (m.shared && m.deleted && p == "/dev/zero") return image::VmaKind::SharedAnon;
   auto where = [&] { return fmt::format("pid {} mapping {:#x}-{:#x} ({})", pid, m.start, m.end, p); };
-  if (p.rfind("/SYSV", 0) == 0)
-    throw Error(where() + ": SysV shared memory cannot be checkpointed yet");
-  if (p.rfind("/memfd:", 0) == 0)
-    throw Error(where() + ": memfd mappings cannot be checkpointed yet");
-  if (m.deleted)
-    throw Error(where() + ": mappings of deleted files cannot be checkpointed yet");
+  if (p.rfind("/SYSV", 0) == 0 && m.deleted) return image::VmaKind::Sysv;
+  if (p.rfind("/memfd:", 0) == 0 && m.deleted) return image::VmaKind::Memfd;
+  if (m.deleted) return image::VmaKind::DeletedFile;
   if (p[0] == '[') throw Error(where() + ": unknown special mapping");
   return image::VmaKind::File;
 }
 
 MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
                        const std::map<uint64_t, std::vector<std::string>>& vmflags,
-                       image::DataFile& pages, std::vector<image::Vma>& vmas) {
+                       image::DataFile& pages, std::vector<image::Vma>& vmas, image::Image& img,
+                       image::ImageWriter& writer) {
   MemoryStats stats;
   std::string pmPath = fmt::format("/proc/{}/pagemap", pid);
   UniqueFd pagemap(::open(pmPath.c_str(), O_RDONLY | O_CLOEXEC));
@@ -262,6 +261,17 @@ MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
     v.dev = m.dev;
     v.ino = m.inode;
     if (auto it = vmflags.find(m.start); it != vmflags.end()) v.vmflags = it->second;
+    bool travels = v.kind == image::VmaKind::SharedAnon || v.kind == image::VmaKind::Sysv ||
+                   v.kind == image::VmaKind::Memfd || v.kind == image::VmaKind::DeletedFile;
+    if (travels) {
+      // The object itself, through the mapping: works whatever the process did with its fds.
+      std::string path = fmt::format("/proc/{}/map_files/{:x}-{:x}", pid, m.start, m.end);
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) throwErrno(fmt::format("pid {}: opening {} ({})", pid, path, m.path));
+      std::string name = m.path;
+      if (v.kind == image::VmaKind::Memfd) name = name.substr(1);  // "memfd:NAME"
+      v.object = saveSharedObject(img, writer, fd.get(), v.kind, name);
+    }
     vmas.push_back(std::move(v));
   }
 
@@ -269,8 +279,12 @@ MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
   std::vector<uint64_t> pm;
   for (size_t i = 0; i < vmas.size(); ++i) {
     const image::Vma& v = vmas[i];
-    bool anon = v.kind == image::VmaKind::Anonymous || v.kind == image::VmaKind::SharedAnon;
-    bool privateFile = v.kind == image::VmaKind::File && !v.shared;
+    // Private pages of the process: anonymous memory, and the copied-on-write
+    // pages of private file-like mappings. Shared objects are saved whole.
+    bool anon = v.kind == image::VmaKind::Anonymous;
+    bool privateFile = !v.shared && (v.kind == image::VmaKind::File ||
+                                     v.kind == image::VmaKind::DeletedFile ||
+                                     v.kind == image::VmaKind::Memfd);
     if (!anon && !privateFile) continue;  // content lives in the file or the kernel
     uint64_t npages = (v.end - v.start) / kPage;
     constexpr uint64_t kChunk = 64 * 1024;  // pagemap entries per read

@@ -19,10 +19,12 @@ struct MemoryStats {
   uint64_t pagesZero = 0;
 };
 
-// Fills `vmas` from the maps and smaps text, and stores page contents in `pages`.
+// Fills `vmas` from the maps and smaps text, and stores page contents in
+// `pages`; the content of shared memory objects goes into img.objects, once.
 MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
                        const std::map<uint64_t, std::vector<std::string>>& vmflags,
-                       image::DataFile& pages, std::vector<image::Vma>& vmas);
+                       image::DataFile& pages, std::vector<image::Vma>& vmas, image::Image& img,
+                       image::ImageWriter& writer);
 
 // The kind of a mapping from its maps line; throws an Error naming the pid and
 // mapping for kinds ckpt cannot save yet.

@@ -235,7 +235,7 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
   dumpFds(pid, out, fds);
 }
 
-MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out,
+MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
                               image::ImageWriter& writer) {
   if (fp.zombie) return {};
   pid_t pid = fp.pid;
@@ -243,7 +243,7 @@ MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out,
   auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
   auto vmflags = proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
   out.pages_file = fmt::format("pages-{}.img", pid);
-  return dumpMemory(pid, maps, vmflags, writer.dataFile(out.pages_file), out.vmas);
+  return dumpMemory(pid, maps, vmflags, writer.dataFile(out.pages_file), out.vmas, img, writer);
 }
 
 }  // namespace ckpt

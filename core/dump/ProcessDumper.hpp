@@ -12,7 +12,7 @@ namespace ckpt {
 // Everything but memory: checked for every process before any page is
 // written, so an object ckpt cannot save fails the dump early.
 void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds);
-MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out,
+MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
                               image::ImageWriter& writer);
 
 }  // namespace ckpt

@@ -40,7 +40,14 @@ struct FdDumpContext {
   image::ImageWriter& writer;
   // Descriptions already saved, with ckpt's duplicate of each (for kcmp).
   std::vector<std::pair<int, UniqueFd>> seen;  // file id -> local fd
+  // Fds the user marked external (`ckpt dump --external PID:FD`).
+  std::vector<std::pair<pid_t, int>> externals{};
+  // Checks that need every fd of the tree (is a socket's peer inside it?):
+  // a kind's dump adds one (once), the dump runs them after the last process.
+  std::vector<void (*)(FdDumpContext&)> finishers{};
 };
+
+class SharedObjects;
 
 // Image-wide state of a restore: descriptions made so far, pipes by id.
 struct FdRestoreContext {
@@ -49,6 +56,7 @@ struct FdRestoreContext {
   std::map<int, UniqueFd> files;                  // FileDesc::id -> ckpt's fd
   std::map<int, std::pair<UniqueFd, UniqueFd>> pipes;  // Pipe::id -> read end, write end
   std::vector<UniqueFd> keepUntilDone;            // helpers closed once the tree is back
+  const SharedObjects* objects = nullptr;         // memory objects made for this restore
 };
 
 class RemoteSyscalls;
@@ -61,6 +69,9 @@ struct FdInstallContext {
   size_t scratchSize;
   // fd number in this process -> FileDesc::id, for every fd it has.
   const std::vector<image::FdEntry>& fds;
+  // The whole image, to look up the descriptions behind those fds (epoll
+  // restores the registrations of a nested epoll before registering it).
+  const image::Image& image;
 };
 
 struct FdKind {

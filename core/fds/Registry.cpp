@@ -4,12 +4,13 @@
 namespace ckpt {
 
 extern const FdKind kRegularFileKind;
+extern const FdKind kMemfdKind;
 extern const FdKind kDeletedFileKind;
 extern const FdKind kPipeKind;
 extern const FdKind kCharDeviceKind;
 
 const std::vector<const FdKind*>& fdKinds() {
-  static const std::vector<const FdKind*> kinds{&kRegularFileKind, &kDeletedFileKind, &kPipeKind,
+  static const std::vector<const FdKind*> kinds{&kRegularFileKind, &kMemfdKind, &kDeletedFileKind, &kPipeKind,
                                                 &kCharDeviceKind};
   return kinds;
 }

@@ -277,6 +277,36 @@ void verifyImage(const std::string& dir, const Image& image) {
     std::vector<Extent> one{{0, file.size(), f.content_xxh3, "content"}};
     checkExtents(file, one);
   }
+  // Shared memory objects: runs inside the object and inside its data file.
+  std::set<int> objects;
+  for (const SharedObject& o : image.objects) {
+    if (!objects.insert(o.id).second) corrupt(fmt::format("memory object {} given twice", o.id));
+    std::vector<Extent> extents;
+    for (const PageRun& run : o.runs) {
+      const std::string what = fmt::format("object {} run at offset {} ({} pages)", o.id, run.addr,
+                                           run.npages);
+      if (run.npages > std::numeric_limits<uint64_t>::max() / kPageSize)
+        corrupt(what + " is too large");
+      const uint64_t len = run.npages * kPageSize;
+      if (run.addr % kPageSize != 0 || run.addr > o.size + kPageSize ||
+          run.addr + len > ((o.size + kPageSize - 1) & ~(kPageSize - 1)))
+        corrupt(fmt::format("{} lies outside the object ({} bytes)", what, o.size));
+      if (run.zero) continue;
+      if (run.offset > std::numeric_limits<uint64_t>::max() - len)
+        corrupt(fmt::format("{} has an impossible offset {}", what, run.offset));
+      extents.push_back(Extent{run.offset, len, run.xxh3, what});
+    }
+    if (extents.empty()) continue;
+    if (o.data_file.empty()) corrupt(fmt::format("memory object {} has data but no data file", o.id));
+    ImageFile file(dir, o.data_file);
+    checkExtents(file, extents);
+  }
+  for (const Process& p : image.processes)
+    for (const Vma& vma : p.vmas)
+      if (vma.object >= 0 && !objects.count(vma.object))
+        corrupt(fmt::format("pid {}: mapping {:#x} refers to memory object {}, which the image "
+                            "does not have",
+                            p.pid, vma.start, vma.object));
   for (const Process& p : image.processes)
     for (const FdEntry& fd : p.fds)
       if (!files.count(fd.file))

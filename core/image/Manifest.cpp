@@ -23,7 +23,7 @@ using nlohmann::ordered_json;
 
 // ---------------------------------------------------------------- names
 
-constexpr std::array<std::pair<VmaKind, const char*>, 7> kVmaKinds{{
+constexpr std::array<std::pair<VmaKind, const char*>, 10> kVmaKinds{{
     {VmaKind::Anonymous, "anonymous"},
     {VmaKind::File, "file"},
     {VmaKind::SharedAnon, "shared_anon"},
@@ -31,6 +31,9 @@ constexpr std::array<std::pair<VmaKind, const char*>, 7> kVmaKinds{{
     {VmaKind::Vvar, "vvar"},
     {VmaKind::VvarVclock, "vvar_vclock"},
     {VmaKind::Vsyscall, "vsyscall"},
+    {VmaKind::Sysv, "sysv"},
+    {VmaKind::Memfd, "memfd"},
+    {VmaKind::DeletedFile, "deleted_file"},
 }};
 
 constexpr std::array<std::pair<FileKind, const char*>, 14> kFileKinds{{
@@ -217,6 +220,8 @@ void enc(J& j, const FileDesc& v);
 template <class J>
 void enc(J& j, const Pipe& v);
 template <class J>
+void enc(J& j, const SharedObject& v);
+template <class J>
 void enc(J& j, const Process& v);
 template <class J>
 void enc(J& j, const Image& v);
@@ -270,6 +275,27 @@ void enc(J& j, const Vma& v) {
   PUT(ino);
   PUT(vmflags);
   PUT(runs);
+  PUT(object);
+}
+
+template <class J>
+void enc(J& j, const SharedObject& v) {
+  j = J::object();
+  PUT(id);
+  PUT(kind);
+  PUT(dev);
+  PUT(ino);
+  PUT(size);
+  PUT(name);
+  PUT(data_file);
+  PUT(runs);
+  PUT(mode);
+  PUT(sysv_key);
+  PUT(sysv_id);
+  PUT(sysv_uid);
+  PUT(sysv_gid);
+  PUT(sysv_removed);
+  PUT(seals);
 }
 
 template <class J>
@@ -446,6 +472,7 @@ void enc(J& j, const Image& v) {
   PUT(vdso_layout);
   PUT(files);
   PUT(pipes);
+  PUT(objects);
   PUT(processes);
 }
 
@@ -557,6 +584,7 @@ void dec(const json& v, const Ctx& c, Credentials& out);
 void dec(const json& v, const Ctx& c, FdEntry& out);
 void dec(const json& v, const Ctx& c, FileDesc& out);
 void dec(const json& v, const Ctx& c, Pipe& out);
+void dec(const json& v, const Ctx& c, SharedObject& out);
 void dec(const json& v, const Ctx& c, Process& out);
 void dec(const json& v, const Ctx& c, Image& out);
 
@@ -632,6 +660,26 @@ void dec(const json& j, const Ctx& c, Vma& out) {
   GET(ino);
   GET(vmflags);
   GET(runs);
+  GET(object);
+}
+
+void dec(const json& j, const Ctx& c, SharedObject& out) {
+  requireObject(j, c);
+  GET(id);
+  GET(kind);
+  GET(dev);
+  GET(ino);
+  GET(size);
+  GET(name);
+  GET(data_file);
+  GET(runs);
+  GET(mode);
+  GET(sysv_key);
+  GET(sysv_id);
+  GET(sysv_uid);
+  GET(sysv_gid);
+  GET(sysv_removed);
+  GET(seals);
 }
 
 void dec(const json& j, const Ctx& c, SigAction& out) {
@@ -799,6 +847,7 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(vdso_layout);
   GET(files);
   GET(pipes);
+  GET(objects);
   GET(processes);
 }
 

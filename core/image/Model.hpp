@@ -36,6 +36,9 @@ enum class VmaKind {
   Vvar,        // [vvar]
   VvarVclock,  // [vvar_vclock]
   Vsyscall,    // [vsyscall]: fixed by the kernel, never mapped by restore
+  Sysv,        // a SysV shared memory segment (/SYSV... (deleted))
+  Memfd,       // a memfd (/memfd:name (deleted))
+  DeletedFile, // a file deleted while mapped
 };
 
 struct Vma {
@@ -50,6 +53,26 @@ struct Vma {
   uint64_t ino = 0;
   std::vector<std::string> vmflags;  // smaps VmFlags: "gd", "dd", "hg", ...
   std::vector<PageRun> runs;         // saved pages, in address order
+  int object = -1;                   // SharedObject::id for the kinds whose content travels
+};
+
+// Memory whose content is not a file on disk and may be shared by several
+// mappings and processes: shared anonymous memory, SysV segments, memfds and
+// files deleted while mapped. Saved once, mapped again by every user.
+struct SharedObject {
+  int id = 0;
+  VmaKind kind = VmaKind::SharedAnon;  // SharedAnon, Sysv, Memfd or DeletedFile
+  uint64_t dev = 0, ino = 0;            // identity at dump
+  uint64_t size = 0;                    // bytes
+  std::string name;                     // memfd name, or the deleted file's path
+  std::string data_file;                // its content in the image
+  std::vector<PageRun> runs;            // addr = offset in the object
+  uint32_t mode = 0;                    // file mode, or SysV permissions
+  int32_t sysv_key = 0;
+  int32_t sysv_id = -1;
+  uint32_t sysv_uid = 0, sysv_gid = 0;
+  bool sysv_removed = false;            // IPC_RMID done, still attached
+  int32_t seals = 0;                    // memfd F_GET_SEALS
 };
 
 struct SigAction {
@@ -216,6 +239,7 @@ struct Image {
   std::vector<Process> processes;     // parents before children
   std::vector<FileDesc> files;
   std::vector<Pipe> pipes;
+  std::vector<SharedObject> objects;
 };
 
 }  // namespace ckpt::image

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -13,6 +14,8 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -120,7 +123,34 @@ bool needsWrite(const image::Vma& v) {
   return false;
 }
 
-void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
+// ckpt's fds of shared objects, moved into the process for its mmap calls.
+class ObjectFds {
+ public:
+  ObjectFds(RestoredProcess& p, const SharedObjects& objects) : p_(p), objects_(objects) {}
+  ~ObjectFds() {
+    for (auto& [id, fd] : fds_) p_.main->call(SYS_close, uint64_t(fd));
+    if (pidfd_ >= 0) p_.main->call(SYS_close, uint64_t(pidfd_));
+  }
+  long fd(int id) {
+    if (auto it = fds_.find(id); it != fds_.end()) return it->second;
+    if (pidfd_ < 0)
+      pidfd_ = p_.main->check("pidfd_open of ckpt", SYS_pidfd_open, uint64_t(getpid()), 0);
+    long fd = p_.main->check(fmt::format("getting memory object {}", id), SYS_pidfd_getfd,
+                             uint64_t(pidfd_), uint64_t(objects_.fd(id)), 0);
+    fds_.emplace(id, fd);
+    return fd;
+  }
+
+ private:
+  RestoredProcess& p_;
+  const SharedObjects& objects_;
+  long pidfd_ = -1;
+  std::map<int, long> fds_;
+};
+
+void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
+              const SharedObjects& objects) {
+  ObjectFds objectFds(p, objects);
   std::map<std::string, long> files;  // path+mode -> fd in the process
   for (const auto& v : p.img->vmas) {
     if (isSpecial(v.kind)) continue;
@@ -131,9 +161,6 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
     switch (v.kind) {
       case image::VmaKind::Anonymous:
         flags |= MAP_PRIVATE | MAP_ANONYMOUS | (hasFlag(v, "gd") ? MAP_GROWSDOWN : 0);
-        break;
-      case image::VmaKind::SharedAnon:
-        flags |= MAP_SHARED | MAP_ANONYMOUS;
         break;
       case image::VmaKind::File: {
         struct stat st {};
@@ -154,6 +181,23 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
           it = files.emplace(key, opened).first;
         }
         fd = it->second;
+        flags |= v.shared ? MAP_SHARED : MAP_PRIVATE;
+        break;
+      }
+      case image::VmaKind::SharedAnon:
+      case image::VmaKind::Memfd:
+      case image::VmaKind::DeletedFile:
+      case image::VmaKind::Sysv: {
+        const image::SharedObject& o = objects.object(v.object);
+        uint64_t whole = (o.size + kPage - 1) & ~(kPage - 1);
+        if (v.kind == image::VmaKind::Sysv && v.pgoff == 0 && len == whole) {
+          // shmat, so the segment counts this attachment as the kernel would.
+          int shmflg = (v.prot & PROT_WRITE ? 0 : SHM_RDONLY) | (v.prot & PROT_EXEC ? SHM_EXEC : 0);
+          p.main->check(fmt::format("attaching SysV shm {} at {:#x}", o.sysv_id, v.start),
+                        SYS_shmat, uint64_t(o.sysv_id), v.start, uint64_t(shmflg));
+          continue;
+        }
+        fd = objectFds.fd(v.object);
         flags |= v.shared ? MAP_SHARED : MAP_PRIVATE;
         break;
       }
@@ -327,7 +371,7 @@ ScratchLayout chooseScratch(const image::Image& img) {
 }
 
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
-                   const std::string& imageDir) {
+                   const std::string& imageDir, const SharedObjects& objects) {
   RemoteMemory mem(p.pid);
   // The stub inherited ckpt's rseq registration; it must go before the memory
   // it points into does, or every resume faults.
@@ -339,7 +383,7 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
   p.main->check("closing the stub's files", SYS_close_range, 0, ~0u, 0);
   unmapStub(p, scratch);
   moveVdso(p, scratch, img);
-  mapAreas(p, scratch, mem);
+  mapAreas(p, scratch, mem, objects);
   fillPages(p, scratch, mem, imageDir + "/" + p.img->pages_file);
   finishAreas(p);
   setMmFields(p, scratch, mem);

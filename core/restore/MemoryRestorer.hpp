@@ -7,12 +7,13 @@
 #include <string>
 
 #include "core/image/Model.hpp"
+#include "core/mem/SharedObjects.hpp"
 #include "core/restore/RestoredProcess.hpp"
 
 namespace ckpt {
 
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
-                   const std::string& imageDir);
+                   const std::string& imageDir, const SharedObjects& objects);
 
 // A range of `size` bytes free in every process of the image and in ckpt's
 // own address space (which every stub starts as a copy of).

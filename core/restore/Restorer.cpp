@@ -91,14 +91,16 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   ScratchLayout scratch = chooseScratch(img);
   TreeBuilder tree(img, scratch);
   tree.build();
-  FdRestoreContext files{img, dir, {}, {}, {}};
+  SharedObjects objects(img, dir);
+  FdRestoreContext files{img, dir, {}, {}, {}, &objects};
   for (auto& p : tree.processes()) {
     if (p.img->zombie) continue;
-    restoreMemory(p, scratch, img, dir);
+    restoreMemory(p, scratch, img, dir, objects);
     restoreFds(p, scratch, files);
     restoreProcessState(p, scratch);
     restoreThreads(p, scratch, tree);
   }
+  objects.finish();
   for (auto& p : tree.processes())
     for (auto& t : p.threads) {
       pin.unpin(t.tid());

@@ -235,7 +235,7 @@ void restoreFds(RestoredProcess& p, const ScratchLayout& s, FdRestoreContext& ct
     p.main->call(SYS_close, uint64_t(tmp));
   }
   p.main->call(SYS_close, uint64_t(pidfd));
-  FdInstallContext install{p.pid, *p.main, s.data(), s.dataSize(), fds};
+  FdInstallContext install{p.pid, *p.main, s.data(), s.dataSize(), fds, ctx.image};
   for (const auto& e : fds) {
     const image::FileDesc& d = ctx.image.files[size_t(e.file)];
     const FdKind& kind = fdKindFor(d.kind);

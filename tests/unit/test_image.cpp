@@ -169,6 +169,25 @@ void visit(FieldCheck& c, const std::string& p, const Vma& a, const Vma& b) {
   F(ino);
   F(vmflags);
   visitVec(c, p + ".runs", a.runs, b.runs);
+  F(object);
+}
+
+void visit(FieldCheck& c, const std::string& p, const SharedObject& a, const SharedObject& b) {
+  F(id);
+  F(kind);
+  F(dev);
+  F(ino);
+  F(size);
+  F(name);
+  F(data_file);
+  visitVec(c, p + ".runs", a.runs, b.runs);
+  F(mode);
+  F(sysv_key);
+  F(sysv_id);
+  F(sysv_uid);
+  F(sysv_gid);
+  F(sysv_removed);
+  F(seals);
 }
 
 void visit(FieldCheck& c, const std::string& p, const SigAction& a, const SigAction& b) {
@@ -332,6 +351,7 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   visitVec(c, p + ".processes", a.processes, b.processes);
   visitVec(c, p + ".files", a.files, b.files);
   visitVec(c, p + ".pipes", a.pipes, b.pipes);
+  visitVec(c, p + ".objects", a.objects, b.objects);
 }
 
 #undef F
@@ -417,6 +437,7 @@ Image makeFullImage(ImageWriter& w) {
   b.kind = VmaKind::File;
   b.name = "/usr/lib/x86_64-linux-gnu/libc.so.6";
   b.runs = {{kVmaB, 1, false, w2.offset, w2.xxh3}};
+  b.object = 1;
   p.vmas = {a, b};
 
   p.mm = {0x400000,       0x401000,   0x402000,   0x403000,
@@ -465,6 +486,27 @@ Image makeFullImage(ImageWriter& w) {
   pipe.reader_outside = true;
   pipe.writer_outside = true;
   img.pipes = {pipe};
+
+  SharedObject shm;
+  shm.id = 1;
+  shm.kind = VmaKind::Sysv;
+  shm.dev = 1;
+  shm.ino = 32768;
+  shm.size = 65536;
+  shm.name = "/SYSV00001234";
+  shm.data_file = "shm-0.img";
+  const auto shmData = pattern(kPageSize, 9);
+  w.dataFile(shm.data_file).append(shmData.data(), shmData.size());  // so the run's offset is not 0
+  const auto ws = w.dataFile(shm.data_file).append(shmData.data(), shmData.size());
+  shm.runs = {{0, 1, false, ws.offset, ws.xxh3}, {4096, 15, true, 0, 0}};
+  shm.mode = 0640;
+  shm.sysv_key = 0x1234;
+  shm.sysv_id = 32768;
+  shm.sysv_uid = 1000;
+  shm.sysv_gid = 1000;
+  shm.sysv_removed = true;
+  shm.seals = 1;
+  img.objects = {shm};
 
   const std::string content = "content of a deleted file";
   FileDesc tty;
@@ -542,7 +584,7 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
       "Model.hpp changed: update Manifest.cpp, the visit() functions and "
       "makeFullImage() in test_image.cpp, then these sizes";
   EXPECT_EQ(sizeof(PageRun), 40u) << hint;
-  EXPECT_EQ(sizeof(Vma), 136u) << hint;
+  EXPECT_EQ(sizeof(Vma), 144u) << hint;
   EXPECT_EQ(sizeof(SigAction), 40u) << hint;
   EXPECT_EQ(sizeof(ItimerValue), 16u) << hint;
   EXPECT_EQ(sizeof(PosixTimer), 56u) << hint;
@@ -554,7 +596,7 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(FileDesc), 168u) << hint;
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
   EXPECT_EQ(sizeof(Process), 664u) << hint;
-  EXPECT_EQ(sizeof(Image), 216u) << hint;
+  EXPECT_EQ(sizeof(Image), 240u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {
@@ -636,7 +678,7 @@ INSTANTIATE_TEST_SUITE_P(
                  "manifest.json: processes[0].vmas[0].start: expected unsigned integer, got 1.5"},
         Mutation{"/processes/0/vmas/1/kind", "weird",
                  "manifest.json: processes[0].vmas[1].kind: unknown mapping kind \"weird\" "
-                 "(known: anonymous, file, shared_anon, vdso, vvar, vvar_vclock, vsyscall)"},
+                 "(known: anonymous, file, shared_anon, vdso, vvar, vvar_vclock, vsyscall, sysv, memfd, deleted_file)"},
         Mutation{"/processes/0/vmas/0/runs/1",
                  {1, 2, 3},
                  "manifest.json: processes[0].vmas[0].runs[1]: expected page run [addr, npages, "
