@@ -26,7 +26,9 @@ namespace ckpt {
 namespace {
 
 constexpr uint64_t kPage = image::kPageSize;
-constexpr uint64_t kBatchBytes = 64ull << 20;
+// Small enough that the two buffers stay hot (reused, no page faults after
+// the first round) and reading overlaps writing; big enough for few calls.
+constexpr uint64_t kBatchBytes = 8ull << 20;
 constexpr uint64_t kPmPresent = 1ull << 63;
 constexpr uint64_t kPmSwapped = 1ull << 62;
 constexpr uint64_t kPmFileOrShared = 1ull << 61;
