@@ -204,6 +204,7 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
   pid_t pid = fp.pid;
   out.pid = pid;
   out.ppid = fp.ppid;
+  out.stopped = fp.stopped;
   auto stat = proc::parseStat(proc::readProcFile(procPath(pid, "stat")));
   if (fp.zombie) {
     out.zombie = true;

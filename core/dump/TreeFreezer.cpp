@@ -74,7 +74,13 @@ void checkDumpablePid(pid_t pid) {
 }
 
 TreeFreezer::~TreeFreezer() {
-  // Tracee destructors detach; nothing else to undo.
+  // Resuming from our stops lets a job-control-stopped process run: stop it
+  // again once all of its threads are let go (SIGSTOP cannot be caught).
+  for (auto& p : processes_) {
+    bool attached = !p.threads.empty() && p.threads.front().tid() != 0;
+    for (auto& t : p.threads) t.detach();
+    if (p.stopped && attached) kill(p.pid, SIGSTOP);
+  }
 }
 
 FrozenProcess* TreeFreezer::find(pid_t pid) {
@@ -91,6 +97,7 @@ bool TreeFreezer::seizeNewThreads(FrozenProcess& p) {
     if (known) continue;
     char state = taskState(p.pid, tid);
     if (state == 'Z' || state == 'X') continue;  // an exiting thread
+    if (tid == p.pid && p.threads.empty()) p.stopped = state == 'T';
     Tracee t = [&] {
       try {
         return Tracee::seize(tid, kSeizeOptions);

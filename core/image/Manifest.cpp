@@ -443,6 +443,7 @@ void enc(J& j, const Process& v) {
   PUT(zombie);
   PUT(exit_status);
   PUT(child_subreaper);
+  PUT(stopped);
   PUT(cwd);
   PUT(root);
   PUT(umask);
@@ -819,6 +820,7 @@ void dec(const json& j, const Ctx& c, Process& out) {
   GET(zombie);
   GET(exit_status);
   GET(child_subreaper);
+  GET(stopped);
   GET(cwd);
   GET(root);
   GET(umask);

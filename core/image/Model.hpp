@@ -210,6 +210,7 @@ struct Process {
   bool zombie = false;
   int exit_status = 0;  // wait status of a zombie
   bool child_subreaper = false;
+  bool stopped = false;  // in a job-control stop (SIGSTOP, Ctrl-Z) at dump
   std::string comm;
   std::vector<Thread> threads;  // threads[0] is the main thread (tid == pid)
   std::vector<Vma> vmas;

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -107,6 +108,8 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
       t.detach();
     }
   tree.disarm();
+  for (auto& p : tree.processes())
+    if (p.img->stopped && !p.img->zombie) kill(p.pid, SIGSTOP);
 
   RestoreSummary sum;
   sum.root = img.processes.front().pid;

@@ -123,6 +123,30 @@ TEST_F(RealPrograms, SleepRestoredAsleep) {
   EXPECT_TRUE(st.kind == ExitStatus::Signaled && st.code == SIGKILL) << st.describe();
 }
 
+// A job stopped with SIGSTOP (Ctrl-Z) stays stopped through a dump that lets
+// it run on, and comes back stopped; SIGCONT wakes it as before.
+TEST_F(RealPrograms, StoppedJobStaysStopped) {
+  pid_t pid = h.spawn({systemProgram("sleep"), "1000"}, Ready::Exec);
+  ASSERT_TRUE(waitUntil([&] { return processState(pid) == 'S'; })) << "sleep never slept";
+  ASSERT_EQ(kill(pid, SIGSTOP), 0);
+  ASSERT_TRUE(waitUntil([&] { return processState(pid) == 'T'; })) << "sleep did not stop";
+  auto r = h.runCkpt({"dump", std::to_string(pid), "-o", h.imageDir()});
+  ASSERT_TRUE(r.status.ok()) << r.describe();
+  EXPECT_TRUE(waitUntil([&] { return processState(pid) == 'T'; }, std::chrono::seconds(5)))
+      << "the dump let a stopped job run: state " << processState(pid);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  h.waitExit(pid);
+  pid_t restored;
+  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+  EXPECT_TRUE(waitUntil([&] { return processState(restored) == 'T'; }, std::chrono::seconds(5)))
+      << "restored job is in state " << processState(restored) << ", not stopped";
+  ASSERT_EQ(kill(restored, SIGCONT), 0);
+  EXPECT_TRUE(waitUntil([&] { return processState(restored) == 'S'; }))
+      << "SIGCONT did not wake the restored job: state " << processState(restored);
+  ASSERT_EQ(kill(restored, SIGKILL), 0);
+  h.waitExit(restored);
+}
+
 // The same helpers without ckpt, so a broken helper is not mistaken for a
 // broken restore.
 class RealProgramsSelfCheck : public CkptTest {};

@@ -312,6 +312,7 @@ void visit(FieldCheck& c, const std::string& p, const Process& a, const Process&
   F(zombie);
   F(exit_status);
   F(child_subreaper);
+  F(stopped);
   F(comm);
   visitVec(c, p + ".threads", a.threads, b.threads);
   visitVec(c, p + ".vmas", a.vmas, b.vmas);
@@ -386,6 +387,7 @@ Image makeFullImage(ImageWriter& w) {
   p.zombie = true;
   p.exit_status = 0x0900;
   p.child_subreaper = true;
+  p.stopped = true;
   p.comm = "bash";
 
   Thread t;
