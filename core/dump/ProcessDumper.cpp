@@ -105,7 +105,7 @@ image::Thread dumpThreadOutside(const Tracee& t, pid_t pid) {
 // The parts of a thread only the thread can tell, via the process's scratch area.
 void dumpThreadInside(RemoteSyscalls& rs, RemoteMemory& mem, RemotePtr scratch, image::Thread& th) {
   std::vector<uint8_t> regs(sizeof(user_regs_struct));
-  user_regs_struct r = restartedSyscallRegs(rs.savedRegs(), /*liveKernel=*/false);
+  user_regs_struct r = imageSyscallRegs(rs.savedRegs());
   std::memcpy(regs.data(), &r, sizeof r);
   th.gpregs = std::move(regs);
   th.sigmask = rs.savedSigmask();

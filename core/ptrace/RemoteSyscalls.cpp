@@ -14,34 +14,17 @@
 
 namespace ckpt {
 namespace {
-constexpr long kERestartSys = 512;
-constexpr long kERestartNoIntr = 513;
-constexpr long kERestartNoHand = 514;
 constexpr long kERestartRestartBlock = 516;
 constexpr uint64_t kAllSignals = ~0ull;
 }  // namespace
 
-user_regs_struct restartedSyscallRegs(const user_regs_struct& regs, bool liveKernel) {
+user_regs_struct imageSyscallRegs(const user_regs_struct& regs) {
   user_regs_struct r = regs;
-  if ((long)r.orig_rax < 0) return r;
-  long err = -(long)r.rax;
-  switch (err) {
-    case kERestartSys:
-    case kERestartNoIntr:
-    case kERestartNoHand:
-      r.rax = r.orig_rax;
-      r.rip -= 2;
-      break;
-    case kERestartRestartBlock:
-      // The kernel keeps the remaining time in the thread's restart block; a
-      // restored thread has none, so it runs the original call again.
-      r.rax = liveKernel ? SYS_restart_syscall : r.orig_rax;
-      r.rip -= 2;
-      break;
-    default:
-      return r;
+  if ((long)r.orig_rax >= 0 && -(long)r.rax == kERestartRestartBlock) {
+    r.rax = r.orig_rax;
+    r.rip -= 2;
+    r.orig_rax = (uint64_t)-1;
   }
-  r.orig_rax = (uint64_t)-1;
   return r;
 }
 
@@ -49,7 +32,7 @@ RemoteSyscalls::RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn)
     : tracee_(tracee), insn_(syscallInsn) {
   saved_ = tracee_.getRegs();
   savedMask_ = tracee_.getSigmask();
-  final_ = restartedSyscallRegs(saved_, /*liveKernel=*/true);
+  final_ = saved_;
   finalMask_ = savedMask_;
   // Block everything while we drive the thread, so no handler can run in
   // between injected calls; the original mask comes back in the destructor.
@@ -59,14 +42,35 @@ RemoteSyscalls::RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn)
 RemoteSyscalls::~RemoteSyscalls() {
   if (abandoned_) return;
   try {
-    // Once a call ran, the thread sits in a syscall-exit stop: the kernel's own
-    // restart of an interrupted call will not happen on resume, so the final
-    // registers re-run it themselves (restartedSyscallRegs). Untouched threads
-    // keep their registers for the kernel to handle.
     tracee_.setRegs(touched_ ? final_ : saved_);
     tracee_.setSigmask(finalMask_);
+    if (touched_) settle();
   } catch (const Error& e) {
     log::error("restoring tid {} after injected calls: {}", tracee_.tid(), e.what());
+  }
+}
+
+void RemoteSyscalls::settle() {
+  // Once a call ran, the thread sits in a syscall-exit stop, and resuming from
+  // there skips the kernel's signal path: an interrupted call (rax =
+  // -ERESTART*) would return its internal error code to the program. Move
+  // the thread to a ptrace stop taken inside that path (an interrupt is
+  // handled before any signal is dequeued, and before the first user
+  // instruction); let go from there, the kernel restarts the call or delivers
+  // a pending signal exactly as it would have without us.
+  pid_t tid = tracee_.tid();
+  if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0)
+    throwErrno(fmt::format("interrupting tid {}", tid));
+  if (ptrace(PTRACE_CONT, tid, nullptr, nullptr) != 0)
+    throwErrno(fmt::format("resuming tid {} into its signal path", tid));
+  for (;;) {
+    StopStatus s = waitTracee(tid);
+    if (s.kind == StopStatus::Kind::EventStop && s.event == PTRACE_EVENT_STOP) return;
+    if (s.kind == StopStatus::Kind::GroupStop) return;
+    if (s.kind == StopStatus::Kind::Exited || s.kind == StopStatus::Kind::Signaled)
+      throw Error(fmt::format("tid {} died while being let go", tid));
+    // Anything else (a signal dequeued first): hand it back and wait on.
+    ptrace(PTRACE_CONT, tid, nullptr, (void*)(long)(s.kind == StopStatus::Kind::SignalStop ? s.sig : 0));
   }
 }
 

@@ -49,6 +49,7 @@ class RemoteSyscalls {
 
  private:
   StopStatus resumeToSyscallStop();
+  void settle();
 
   const Tracee& tracee_;
   RemotePtr insn_;
@@ -61,11 +62,13 @@ class RemoteSyscalls {
   std::function<void(pid_t)> onNewTask_;
 };
 
-// For registers saved at a stop inside a system call that was interrupted
-// (rax = -ERESTART*): the registers that re-run the call when resumed from a
-// syscall stop, as the kernel itself would restart it. `liveKernel` keeps the
-// kernel's restart block (restart_syscall) for -ERESTART_RESTARTBLOCK;
-// otherwise the original call is run again.
-user_regs_struct restartedSyscallRegs(const user_regs_struct& regs, bool liveKernel);
+// Registers to keep in an image for a thread stopped inside an interrupted
+// system call. -ERESTARTSYS/NOINTR/NOHAND stay as they are: the restored
+// thread is let go from a ptrace stop taken on the kernel's signal path
+// (RemoteSyscalls settles it there), so the kernel restarts the call, or
+// returns EINTR when a handler runs, exactly as it would have. Only
+// -ERESTART_RESTARTBLOCK needs help: its restart block (the time left of a
+// nanosleep) does not survive, so the original call is run again.
+user_regs_struct imageSyscallRegs(const user_regs_struct& regs);
 
 }  // namespace ckpt
