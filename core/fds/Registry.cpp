@@ -8,10 +8,13 @@ extern const FdKind kMemfdKind;
 extern const FdKind kDeletedFileKind;
 extern const FdKind kPipeKind;
 extern const FdKind kCharDeviceKind;
+extern const FdKind kUnixSocketKind;
 
 const std::vector<const FdKind*>& fdKinds() {
-  static const std::vector<const FdKind*> kinds{&kRegularFileKind, &kMemfdKind, &kDeletedFileKind, &kPipeKind,
-                                                &kCharDeviceKind};
+  static const std::vector<const FdKind*> kinds{
+      &kRegularFileKind, &kMemfdKind, &kDeletedFileKind, &kPipeKind, &kCharDeviceKind,
+      &kUnixSocketKind,
+  };
   return kinds;
 }
 
