@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,11 +15,14 @@ struct DumpOptions {
   std::string dir;
   bool kill = false;
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
+  double hookTimeout = 10;                       // --hook-timeout SECONDS
 };
 
 struct RestoreOptions {
   std::string dir;
   bool detach = false;
+  std::map<std::string, std::string> hookOptions;  // --hook-option KEY=VALUE
+  double hookTimeout = 10;                         // --hook-timeout SECONDS
 };
 
 int dumpCommand(const DumpOptions& opts);

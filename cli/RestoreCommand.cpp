@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "cli/Commands.hpp"
@@ -44,15 +46,22 @@ int restoreCommand(const RestoreOptions& opts) {
   sigaddset(&set, SIGCHLD);
   for (int s : kForwarded) sigaddset(&set, s);
   if (!opts.detach) sigprocmask(SIG_BLOCK, &set, nullptr);
-  RestoreSummary s = restoreTree(RestoreRequest{opts.dir});
+  RestoreSummary s =
+      restoreTree(RestoreRequest{opts.dir, opts.hookOptions,
+                                 std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000))});
   log::info("restored {} processes (root {}): verify {:.1f} ms, restore {:.1f} ms", s.processes,
             s.root, s.verifyMs, s.restoreMs);
+  // A hook that failed leaves the tree running (it may recover, the user
+  // decides); the failure shows in the exit status (core/hooks/PROTOCOL.md).
+  for (const auto& e : s.hookErrors) std::fprintf(stderr, "ckpt: restore: %s\n", e.c_str());
+  const int hookStatus = s.hookErrors.empty() ? 0 : 1;
   if (opts.detach) {
     std::printf("%d\n", s.root);
     std::fflush(stdout);
-    return 0;
+    return hookStatus;
   }
-  return waitForeground(s.root);
+  int status = waitForeground(s.root);
+  return status != 0 ? status : hookStatus;
 }
 
 }  // namespace ckpt::cli

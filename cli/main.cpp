@@ -38,12 +38,31 @@ int main(int argc, char** argv) {
       },
       "PID:FD of a socket connected outside the tree: restore it as closed by its peer "
       "(repeatable)");
+  dumpCmd
+      ->add_option("--hook-timeout", dump.hookTimeout,
+                   "Seconds each program's hook has to answer (default 10)")
+      ->check(CLI::Range(0.001, 86400.0));
 
   cli::RestoreOptions restore;
   auto* restoreCmd = app.add_subcommand("restore", "Restore the process tree saved in DIR");
   restoreCmd->add_option("dir", restore.dir, "Image directory")->required();
   restoreCmd->add_flag("-d,--detach", restore.detach,
                        "Print the root pid and return once the tree runs");
+  restoreCmd->add_option_function<std::vector<std::string>>(
+      "--hook-option",
+      [&](const std::vector<std::string>& specs) {
+        for (const auto& spec : specs) {
+          auto eq = spec.find('=');
+          if (eq == 0 || eq == std::string::npos)
+            throw CLI::ValidationError("--hook-option", "expected KEY=VALUE, got '" + spec + "'");
+          restore.hookOptions[spec.substr(0, eq)] = spec.substr(eq + 1);
+        }
+      },
+      "KEY=VALUE passed to the restored programs' hooks (repeatable), e.g. display=:2");
+  restoreCmd
+      ->add_option("--hook-timeout", restore.hookTimeout,
+                   "Seconds each program's hook has to answer (default 10)")
+      ->check(CLI::Range(0.001, 86400.0));
 
   std::string inspectDir;
   bool inspectJson = false;

@@ -9,11 +9,13 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "core/dump/ProcessDumper.hpp"
 #include "core/dump/TreeFreezer.hpp"
+#include "core/hooks/DumpHooks.hpp"
 #include "core/image/ImageWriter.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
@@ -51,11 +53,11 @@ void markOutsidePipeEnds(image::Image& img) {
 
 }  // namespace
 
-DumpSummary dumpTree(const DumpRequest& req) {
+// The dump proper, between the hooks' pre-dump and resumed.
+static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& hooks) {
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   auto t0 = Clock::now();
-  checkDumpablePid(req.root);
   image::ImageWriter writer(req.dir);
   // Every message of this dump, at every level, also goes into the image.
   struct LogToImage {
@@ -74,9 +76,12 @@ DumpSummary dumpTree(const DumpRequest& req) {
   img.hostname = u.nodename;
   img.created_unix = std::time(nullptr);
   img.root_pid = req.root;
+  img.hooks = hooks.hooks();
 
   DumpSummary sum;
-  FdDumpContext fds{img, writer, {}, req.externals};
+  auto externals = req.externals;
+  externals.insert(externals.end(), hooks.externals().begin(), hooks.externals().end());
+  FdDumpContext fds{img, writer, {}, externals};
   auto& frozen = freezer.processes();
   for (auto& fp : frozen) {
     image::Process p;
@@ -103,6 +108,22 @@ DumpSummary dumpTree(const DumpRequest& req) {
   sum.freezeMs = ms(tEnd - t0);
   sum.totalMs = sum.freezeMs;
   return sum;
+}
+
+DumpSummary dumpTree(const DumpRequest& req) {
+  checkDumpablePid(req.root);
+  // Programs that take part (core/hooks/) get ready while the tree still
+  // runs, and hear how the dump ended once it runs again.
+  hooks::DumpHooks hooks(req.root, req.hookTimeout);
+  try {
+    hooks.preDump(std::filesystem::absolute(req.dir).string(), req.kill);
+    DumpSummary sum = dumpFrozen(req, hooks);
+    hooks.succeeded(req.kill);
+    return sum;
+  } catch (const std::exception& e) {
+    hooks.failed(e.what());
+    throw;
+  }
 }
 
 }  // namespace ckpt

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -15,6 +16,7 @@ struct DumpRequest {
   std::string dir;
   bool kill = false;
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
+  std::chrono::milliseconds hookTimeout{10000};  // --hook-timeout (core/hooks/)
 };
 
 struct DumpSummary {

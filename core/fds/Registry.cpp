@@ -9,11 +9,17 @@ extern const FdKind kDeletedFileKind;
 extern const FdKind kPipeKind;
 extern const FdKind kCharDeviceKind;
 extern const FdKind kUnixSocketKind;
+extern const FdKind kEventfdKind;
+extern const FdKind kTimerfdKind;
+extern const FdKind kSignalfdKind;
+extern const FdKind kInotifyKind;
+extern const FdKind kEpollKind;
 
 const std::vector<const FdKind*>& fdKinds() {
   static const std::vector<const FdKind*> kinds{
-      &kRegularFileKind, &kMemfdKind, &kDeletedFileKind, &kPipeKind, &kCharDeviceKind,
-      &kUnixSocketKind,
+      &kRegularFileKind, &kMemfdKind,   &kDeletedFileKind, &kPipeKind,
+      &kCharDeviceKind,  &kEventfdKind, &kTimerfdKind,     &kSignalfdKind,
+      &kInotifyKind,     &kEpollKind,   &kUnixSocketKind,
   };
   return kinds;
 }

@@ -224,6 +224,8 @@ void enc(J& j, const SharedObject& v);
 template <class J>
 void enc(J& j, const Process& v);
 template <class J>
+void enc(J& j, const Hook& v);
+template <class J>
 void enc(J& j, const Image& v);
 
 template <class J, class T>
@@ -462,6 +464,13 @@ void enc(J& j, const Process& v) {
 }
 
 template <class J>
+void enc(J& j, const Hook& v) {
+  j = J::object();
+  PUT(pid);
+  PUT(name);
+}
+
+template <class J>
 void enc(J& j, const Image& v) {
   j = J::object();
   PUT(format_version);
@@ -474,6 +483,7 @@ void enc(J& j, const Image& v) {
   PUT(files);
   PUT(pipes);
   PUT(objects);
+  PUT(hooks);
   PUT(processes);
 }
 
@@ -587,6 +597,7 @@ void dec(const json& v, const Ctx& c, FileDesc& out);
 void dec(const json& v, const Ctx& c, Pipe& out);
 void dec(const json& v, const Ctx& c, SharedObject& out);
 void dec(const json& v, const Ctx& c, Process& out);
+void dec(const json& v, const Ctx& c, Hook& out);
 void dec(const json& v, const Ctx& c, Image& out);
 
 template <class T>
@@ -838,6 +849,12 @@ void dec(const json& j, const Ctx& c, Process& out) {
   GET(vmas);
 }
 
+void dec(const json& j, const Ctx& c, Hook& out) {
+  requireObject(j, c);
+  GET(pid);
+  GET(name);
+}
+
 void dec(const json& j, const Ctx& c, Image& out) {
   requireObject(j, c);
   GET(format_version);
@@ -850,6 +867,7 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(files);
   GET(pipes);
   GET(objects);
+  GET(hooks);
   GET(processes);
 }
 
@@ -972,6 +990,7 @@ CKPT_JSON_HOOKS(FdEntry)
 CKPT_JSON_HOOKS(FileDesc)
 CKPT_JSON_HOOKS(Pipe)
 CKPT_JSON_HOOKS(Process)
+CKPT_JSON_HOOKS(Hook)
 CKPT_JSON_HOOKS(Image)
 
 #undef CKPT_JSON_HOOKS

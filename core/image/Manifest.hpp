@@ -50,6 +50,8 @@ void to_json(nlohmann::json& j, const Pipe& v);
 void from_json(const nlohmann::json& j, Pipe& v);
 void to_json(nlohmann::json& j, const Process& v);
 void from_json(const nlohmann::json& j, Process& v);
+void to_json(nlohmann::json& j, const Hook& v);
+void from_json(const nlohmann::json& j, Hook& v);
 void to_json(nlohmann::json& j, const Image& v);
 void from_json(const nlohmann::json& j, Image& v);
 

@@ -229,6 +229,13 @@ struct Process {
   std::vector<FdEntry> fds;
 };
 
+// A process that takes part in its checkpoint (core/hooks/PROTOCOL.md):
+// restore tells each one that it runs again.
+struct Hook {
+  pid_t pid = 0;
+  std::string name;  // the abstract socket name, "ckpt-hook:..." (no leading NUL)
+};
+
 struct Image {
   int format_version = kFormatVersion;
   std::string ckpt_version;
@@ -241,6 +248,7 @@ struct Image {
   std::vector<FileDesc> files;
   std::vector<Pipe> pipes;
   std::vector<SharedObject> objects;
+  std::vector<Hook> hooks;
 };
 
 }  // namespace ckpt::image

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "core/hooks/RestartHooks.hpp"
 #include "core/image/ImageReader.hpp"
 #include "core/restore/MemoryRestorer.hpp"
 #include "core/restore/StateRestorer.hpp"
@@ -116,6 +117,8 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   sum.processes = img.processes.size();
   sum.verifyMs = ms(t1 - t0);
   sum.restoreMs = ms(Clock::now() - t1);
+  // The tree runs: programs that take part learn that they were restored.
+  sum.hookErrors = hooks::notifyRestarted(img.hooks, req.hookOptions, req.hookTimeout);
   return sum;
 }
 

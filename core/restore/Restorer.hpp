@@ -3,12 +3,17 @@
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace ckpt {
 
 struct RestoreRequest {
   std::string dir;
+  std::map<std::string, std::string> hookOptions;  // --hook-option KEY=VALUE (core/hooks/)
+  std::chrono::milliseconds hookTimeout{10000};    // --hook-timeout
 };
 
 struct RestoreSummary {
@@ -16,9 +21,12 @@ struct RestoreSummary {
   size_t processes = 0;
   double verifyMs = 0;
   double restoreMs = 0;
+  // Hooks that did not answer `restarted` with ok; the tree runs all the same.
+  std::vector<std::string> hookErrors;
 };
 
-// Returns once every process runs. On failure nothing of the tree is left.
+// Returns once every process runs and its hooks have answered. On failure
+// nothing of the tree is left (a hook's failure is not one: see hookErrors).
 RestoreSummary restoreTree(const RestoreRequest& req);
 
 }  // namespace ckpt

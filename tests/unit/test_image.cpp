@@ -341,6 +341,11 @@ void visit(FieldCheck& c, const std::string& p, const Process& a, const Process&
   visitVec(c, p + ".fds", a.fds, b.fds);
 }
 
+void visit(FieldCheck& c, const std::string& p, const Hook& a, const Hook& b) {
+  F(pid);
+  F(name);
+}
+
 void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) {
   F(format_version);
   F(ckpt_version);
@@ -353,6 +358,7 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   visitVec(c, p + ".files", a.files, b.files);
   visitVec(c, p + ".pipes", a.pipes, b.pipes);
   visitVec(c, p + ".objects", a.objects, b.objects);
+  visitVec(c, p + ".hooks", a.hooks, b.hooks);
 }
 
 #undef F
@@ -539,6 +545,7 @@ Image makeFullImage(ImageWriter& w) {
   deleted.content_file = "file-3.data";
   deleted.content_xxh3 = w.writeBlob(deleted.content_file, content.data(), content.size());
   img.files = {tty, pipeEnd, deleted};
+  img.hooks = {{4250, "ckpt-hook:editor"}};
   return img;
 }
 
@@ -598,7 +605,8 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(FileDesc), 168u) << hint;
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
   EXPECT_EQ(sizeof(Process), 664u) << hint;
-  EXPECT_EQ(sizeof(Image), 240u) << hint;
+  EXPECT_EQ(sizeof(Hook), 40u) << hint;
+  EXPECT_EQ(sizeof(Image), 264u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {
