@@ -37,7 +37,10 @@ int main(int argc, char** argv) {
         }
       },
       "PID:FD of a socket connected outside the tree: restore it as closed by its peer "
-      "(repeatable)");
+      "(repeatable)")
+      ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
+  dumpCmd->add_flag("--tcp-close", dump.tcpClose,
+                    "Restore every TCP connection to outside the tree as closed by its peer");
   dumpCmd
       ->add_option("--hook-timeout", dump.hookTimeout,
                    "Seconds each program's hook has to answer (default 10)")
@@ -58,7 +61,8 @@ int main(int argc, char** argv) {
           restore.hookOptions[spec.substr(0, eq)] = spec.substr(eq + 1);
         }
       },
-      "KEY=VALUE passed to the restored programs' hooks (repeatable), e.g. display=:2");
+      "KEY=VALUE passed to the restored programs' hooks (repeatable), e.g. display=:2")
+      ->allow_extra_args(false);
   restoreCmd
       ->add_option("--hook-timeout", restore.hookTimeout,
                    "Seconds each program's hook has to answer (default 10)")

@@ -47,5 +47,24 @@ TEST_F(Errors, RestoreOfNonexistentDir) {
   }
 }
 
+// Options may stand before or after the positional arguments; repeatable
+// options take one value each, so a positional after them stays positional.
+TEST_F(Errors, OptionsBeforeOrAfterPositionals) {
+  const std::string dir = h.dir() + "/no-such-image";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"restore", "--detach", dir},
+           {"restore", dir, "--detach"},
+           {"restore", "--hook-option", "a=b", dir, "--hook-option", "c=d"},
+           {"dump", "--external", "1:2", "999999", "-o", dir},
+           {"dump", "-o", dir, "999999", "--kill"}}) {
+    auto r = h.runCkpt(args);
+    EXPECT_NE(r.status.code, 0) << r.describe();
+    // The command ran (and failed on the missing pid or image), not the parser.
+    EXPECT_TRUE(r.err.find(dir) != std::string::npos || r.err.find("999999") != std::string::npos)
+        << r.describe();
+    EXPECT_EQ(r.err.find("--help"), std::string::npos) << "rejected by the parser\n" << r.describe();
+  }
+}
+
 }  // namespace
 }  // namespace ckpt::test
