@@ -16,6 +16,7 @@ struct DumpOptions {
   bool kill = false;
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
   double hookTimeout = 10;                       // --hook-timeout SECONDS
+  bool tcpClose = false;                         // --tcp-close
 };
 
 struct RestoreOptions {

@@ -82,6 +82,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   auto externals = req.externals;
   externals.insert(externals.end(), hooks.externals().begin(), hooks.externals().end());
   FdDumpContext fds{img, writer, {}, externals};
+  fds.tcpClose = req.tcpClose;
   auto& frozen = freezer.processes();
   for (auto& fp : frozen) {
     image::Process p;

@@ -17,6 +17,7 @@ struct DumpRequest {
   bool kill = false;
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
   std::chrono::milliseconds hookTimeout{10000};  // --hook-timeout (core/hooks/)
+  bool tcpClose = false;  // --tcp-close: TCP connections outside the tree come back closed
 };
 
 struct DumpSummary {

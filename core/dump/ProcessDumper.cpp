@@ -22,27 +22,13 @@
 #include "core/ptrace/RemoteScratch.hpp"
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
+#include "core/ptrace/KernelStructs.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
 namespace {
 
-struct KernelSigaction {
-  uint64_t handler, flags, restorer, mask;
-};
-struct KernelStack {
-  uint64_t sp;
-  int32_t flags;
-  int32_t pad;
-  uint64_t size;
-};
-struct KernelItimerval {
-  int64_t isec, iusec, vsec, vusec;
-};
-struct KernelItimerspec {
-  int64_t isec, insec, vsec, vnsec;
-};
 
 std::string procPath(pid_t pid, const char* what) { return fmt::format("/proc/{}/{}", pid, what); }
 
@@ -110,7 +96,7 @@ void dumpThreadInside(RemoteSyscalls& rs, RemoteMemory& mem, RemotePtr scratch, 
   th.gpregs = std::move(regs);
   th.sigmask = rs.savedSigmask();
   rs.check("sigaltstack", SYS_sigaltstack, 0, scratch.addr());
-  auto ss = mem.readValue<KernelStack>(scratch);
+  auto ss = mem.readValue<kernel::Stack>(scratch);
   th.altstack_sp = ss.sp;
   th.altstack_size = ss.size;
   th.altstack_flags = ss.flags;
@@ -123,13 +109,13 @@ void dumpSignalsAndTimers(pid_t pid, RemoteSyscalls& rs, RemoteMemory& mem, Remo
   for (int sig = 1; sig <= 64; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
     rs.check(fmt::format("rt_sigaction({})", sig), SYS_rt_sigaction, sig, 0, scratch.addr(), 8);
-    auto ka = mem.readValue<KernelSigaction>(scratch);
+    auto ka = mem.readValue<kernel::Sigaction>(scratch);
     if (ka.handler == 0 && ka.flags == 0 && ka.mask == 0) continue;  // default: nothing to restore
     out.sigactions.push_back({sig, ka.handler, ka.flags, ka.restorer, ka.mask});
   }
   for (int which = 0; which < 3; ++which) {
     rs.check("getitimer", SYS_getitimer, which, scratch.addr());
-    auto it = mem.readValue<KernelItimerval>(scratch);
+    auto it = mem.readValue<kernel::Itimerval>(scratch);
     out.itimers[size_t(which)] = {it.isec * 1000000 + it.iusec, it.vsec * 1000000 + it.vusec};
   }
   std::string timersText;
@@ -146,7 +132,7 @@ void dumpSignalsAndTimers(pid_t pid, RemoteSyscalls& rs, RemoteMemory& mem, Remo
     t.sigval = pt.sigval;
     t.notify_tid = pt.notify_pid;
     rs.check(fmt::format("timer_gettime({})", pt.id), SYS_timer_gettime, pt.id, scratch.addr());
-    auto its = mem.readValue<KernelItimerspec>(scratch);
+    auto its = mem.readValue<kernel::Itimerspec>(scratch);
     t.interval_ns = its.isec * 1000000000 + its.insec;
     t.value_ns = its.vsec * 1000000000 + its.vnsec;
     t.overrun = int(rs.call(SYS_timer_getoverrun, pt.id));

@@ -40,21 +40,8 @@ void dump(FdProbe& p, image::FileDesc& d, FdDumpContext& ctx) {
   d.content_xxh3 = ctx.writer.writeBlob(d.content_file, content.data(), content.size());
 }
 
-std::string readBlob(const std::string& path, size_t size) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throwErrno("opening " + path);
-  std::string data(size, '\0');
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::read(fd.get(), data.data() + done, size - done);
-    if (n <= 0) throw Error(fmt::format("{}: truncated (expected {} bytes)", path, size));
-    done += size_t(n);
-  }
-  return data;
-}
-
 UniqueFd restore(const image::FileDesc& d, FdRestoreContext& ctx) {
-  std::string content = readBlob(ctx.imageDir + "/" + d.content_file, size_t(d.size));
+  std::string content = readImageFile(ctx.imageDir + "/" + d.content_file, size_t(d.size));
   // Recreate it under its old name when that is free, so /proc shows the same
   // "path (deleted)"; otherwise beside it under a unique name.
   std::string path = d.path;

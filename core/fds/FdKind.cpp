@@ -68,6 +68,20 @@ image::FdEntry dumpFd(FdProbe& probe, FdDumpContext& ctx) {
                           probe.pid, probe.fd, kindOfLink(probe)));
 }
 
+std::string readImageFile(const std::string& path, size_t size) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throwErrno("opening " + path);
+  std::string data(size, '\0');
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::read(fd.get(), data.data() + done, size - done);
+    if (n < 0) throwErrno("reading " + path);
+    if (n == 0) throw Error(fmt::format("{}: truncated (expected {} bytes)", path, size));
+    done += size_t(n);
+  }
+  return data;
+}
+
 UniqueFd reopenAt(const image::FileDesc& desc, int extraFlags) {
   int flags = (desc.flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY)) | O_CLOEXEC | extraFlags;
   UniqueFd fd(::open(desc.path.c_str(), flags));

@@ -45,6 +45,9 @@ struct FdDumpContext {
   // Checks that need every fd of the tree (is a socket's peer inside it?):
   // a kind's dump adds one (once), the dump runs them after the last process.
   std::vector<void (*)(FdDumpContext&)> finishers{};
+  // `ckpt dump --tcp-close`: every TCP connection to outside the tree comes
+  // back as closed by its peer, as if each were named by --external.
+  bool tcpClose = false;
 };
 
 class SharedObjects;
@@ -96,6 +99,10 @@ const FdKind& fdKindFor(image::FileKind kind);
 // otherwise asks the matching kind. Throws an Error naming pid, fd and kind
 // when no kind can save it.
 image::FdEntry dumpFd(FdProbe& probe, FdDumpContext& ctx);
+
+// Reads a file the dump wrote into the image (a pipe's bytes, a deleted
+// file's content): exactly `size` bytes, or an Error naming the file.
+std::string readImageFile(const std::string& path, size_t size);
 
 // Reopens a path the way it was opened at dump, at its saved offset.
 UniqueFd reopenAt(const image::FileDesc& desc, int extraFlags = 0);

@@ -80,24 +80,11 @@ void dump(FdProbe& p, image::FileDesc& d, FdDumpContext& ctx) {
   pipes.push_back(std::move(pipe));
 }
 
-std::string readAll(const std::string& path, size_t size) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throwErrno("opening " + path);
-  std::string data(size, '\0');
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::read(fd.get(), data.data() + done, size - done);
-    if (n <= 0) throw Error(fmt::format("{}: truncated (expected {} bytes)", path, size));
-    done += size_t(n);
-  }
-  return data;
-}
-
 void fill(int writeFd, const image::Pipe& pipe, const std::string& imageDir) {
   if (fcntl(writeFd, F_SETPIPE_SZ, pipe.capacity) < 0)
     throwErrno(fmt::format("sizing a restored pipe to {} bytes", pipe.capacity));
   if (pipe.data_size == 0) return;
-  std::string data = readAll(imageDir + "/" + pipe.data_file, pipe.data_size);
+  std::string data = readImageFile(imageDir + "/" + pipe.data_file, pipe.data_size);
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(writeFd, data.data() + done, data.size() - done);

@@ -592,15 +592,7 @@ Sock parseSock(const image::FileDesc& d) {
 std::string readBlob(const std::string& dir, const Json& q) {
   std::string path = dir + "/" + q.at("file").get<std::string>();
   size_t size = q.at("size").get<size_t>();
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throwErrno("opening " + path);
-  std::string data(size, '\0');
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::read(fd.get(), data.data() + done, size - done);
-    if (n <= 0) throw Error(fmt::format("{}: truncated (expected {} bytes)", path, size));
-    done += size_t(n);
-  }
+  std::string data = readImageFile(path, size);
   if (image::xxh3(data.data(), data.size()) != q.at("xxh3").get<uint64_t>())
     throw Error(fmt::format("{}: checksum mismatch: the image is corrupt", path));
   return data;

@@ -40,15 +40,6 @@ bool isSpecial(image::VmaKind k) {
          k == image::VmaKind::VvarVclock || k == image::VmaKind::Vsyscall;
 }
 
-// Writes a NUL-terminated string into the scratch data area at `off`.
-RemotePtr putString(RemoteMemory& mem, const ScratchLayout& s, uint64_t off, const std::string& str) {
-  if (off + str.size() + 1 > s.dataSize())
-    throw Error(fmt::format("path too long for the scratch area: {}", str));
-  RemotePtr at = s.data() + off;
-  mem.write(at, str.c_str(), str.size() + 1);
-  return at;
-}
-
 void unmapStub(RestoredProcess& p, const ScratchLayout& s) {
   auto maps = proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", p.pid)));
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -174,7 +165,7 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
         std::string key = v.name + (rw ? "\1" : "\0");
         auto it = files.find(key);
         if (it == files.end()) {
-          RemotePtr path = putString(mem, s, 0, v.name);
+          RemotePtr path = s.putString(mem, 0, v.name);
           long opened = p.main->check(fmt::format("opening mapped file {}", v.name), SYS_openat,
                                       uint64_t(AT_FDCWD), path.addr(),
                                       uint64_t((rw ? O_RDWR : O_RDONLY) | O_CLOEXEC));
@@ -219,7 +210,7 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
 void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
                const std::string& pagesPath) {
   const size_t maxIov = std::min<size_t>(IOV_MAX, (s.dataSize() - 4096) / sizeof(iovec));
-  RemotePtr pathAt = putString(mem, s, 0, pagesPath);
+  RemotePtr pathAt = s.putString(mem, 0, pagesPath);
   long pagesFd = p.main->check("opening page file " + pagesPath, SYS_openat, uint64_t(AT_FDCWD),
                                pathAt.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
   long zeroFd = -1;
@@ -284,7 +275,7 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
         add(pagesFd, r.offset, r.addr, len);
       } else if (v.kind != image::VmaKind::Anonymous) {
         if (zeroFd < 0) {
-          RemotePtr z = putString(mem, s, 0, "/dev/zero");
+          RemotePtr z = s.putString(mem, 0, "/dev/zero");
           zeroFd = p.main->check("opening /dev/zero", SYS_openat, uint64_t(AT_FDCWD), z.addr(),
                                  uint64_t(O_RDONLY | O_CLOEXEC));
         }
@@ -316,7 +307,7 @@ void finishAreas(RestoredProcess& p) {
 
 void setMmFields(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
   const image::MmFields& f = p.img->mm;
-  RemotePtr exePath = putString(mem, s, 0, f.exe);
+  RemotePtr exePath = s.putString(mem, 0, f.exe);
   long exeFd = p.main->check("opening the executable " + f.exe, SYS_openat, uint64_t(AT_FDCWD),
                              exePath.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
   RemotePtr auxvAt = s.data() + 4096;

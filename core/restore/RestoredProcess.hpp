@@ -6,8 +6,10 @@
 
 #include <deque>
 #include <memory>
+#include <string>
 
 #include "core/image/Model.hpp"
+#include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/RemotePtr.hpp"
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/Tracee.hpp"
@@ -34,6 +36,9 @@ struct ScratchLayout {
   RemotePtr insn() const { return RemotePtr(base + kInsnOffset); }
   RemotePtr data() const { return RemotePtr(base + kDataOffset); }
   uint64_t dataSize() const { return size - kDataOffset; }
+  // Writes a NUL-terminated string at `off` in the data area, for a call's
+  // path argument; throws if it does not fit.
+  RemotePtr putString(RemoteMemory& mem, uint64_t off, const std::string& str) const;
 };
 
 }  // namespace ckpt

@@ -15,48 +15,20 @@
 #include <fmt/format.h>
 
 #include "core/ptrace/RemoteMemory.hpp"
+#include "core/ptrace/KernelStructs.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
 namespace {
 
-struct KernelSigaction {
-  uint64_t handler, flags, restorer, mask;
-};
-struct KernelStack {
-  uint64_t sp;
-  int32_t flags;
-  int32_t pad;
-  uint64_t size;
-};
-struct KernelItimerval {
-  int64_t isec, iusec, vsec, vusec;
-};
-struct KernelItimerspec {
-  int64_t isec, insec, vsec, vnsec;
-};
-struct KernelSigevent {
-  uint64_t value;
-  int32_t signo;
-  int32_t notify;
-  int32_t tid;
-  int32_t pad[11];
-};
 
 constexpr int kPrTimerCreateRestoreIds = 77;  // Linux 6.17+: timer_create takes the id asked for
-
-RemotePtr putString(RemoteMemory& mem, const ScratchLayout& s, uint64_t off, const std::string& str) {
-  if (off + str.size() + 1 > s.dataSize()) throw Error("string too long for the scratch area");
-  RemotePtr at = s.data() + off;
-  mem.write(at, str.c_str(), str.size() + 1);
-  return at;
-}
 
 void restoreSigactions(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
   RemotePtr at = s.data();
   for (const auto& a : p.img->sigactions) {
-    KernelSigaction ka{a.handler, a.flags, a.restorer, a.mask};
+    kernel::Sigaction ka{a.handler, a.flags, a.restorer, a.mask};
     mem.writeValue(at, ka);
     p.main->check(fmt::format("rt_sigaction({})", a.signo), SYS_rt_sigaction, a.signo, at.addr(), 0,
                   8);
@@ -68,7 +40,7 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
   for (int which = 0; which < 3; ++which) {
     const auto& it = p.img->itimers[size_t(which)];
     if (it.value_us == 0 && it.interval_us == 0) continue;
-    KernelItimerval v{it.interval_us / 1000000, it.interval_us % 1000000, it.value_us / 1000000,
+    kernel::Itimerval v{it.interval_us / 1000000, it.interval_us % 1000000, it.value_us / 1000000,
                       it.value_us % 1000000};
     mem.writeValue(at, v);
     p.main->check("setitimer", SYS_setitimer, which, at.addr(), 0);
@@ -79,7 +51,7 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
   std::sort(timers.begin(), timers.end(), [](auto& a, auto& b) { return a.id < b.id; });
   std::vector<int> fillers;
   for (const auto& t : timers) {
-    KernelSigevent ev{};
+    kernel::Sigevent ev{};
     ev.value = t.sigval;
     ev.signo = t.signo;
     ev.notify = t.notify;
@@ -99,7 +71,7 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
       throw Error(fmt::format("pid {}: could not recreate POSIX timer {} with its id (got {})",
                               p.pid, t.id, got));
     if (t.value_ns || t.interval_ns) {
-      KernelItimerspec v{t.interval_ns / 1000000000, t.interval_ns % 1000000000,
+      kernel::Itimerspec v{t.interval_ns / 1000000000, t.interval_ns % 1000000000,
                          t.value_ns / 1000000000, t.value_ns % 1000000000};
       mem.writeValue(at + 256, v);
       p.main->check("timer_settime", SYS_timer_settime, uint64_t(t.id), 0, (at + 256).addr(), 0);
@@ -177,13 +149,13 @@ void restoreThreadState(const Tracee& t, RemoteSyscalls& rs, const image::Thread
   if (th.robust_list)
     rs.check("set_robust_list", SYS_set_robust_list, th.robust_list, th.robust_list_len);
   rs.call(SYS_set_tid_address, th.clear_tid_address);
-  KernelStack ss{th.altstack_sp, th.altstack_flags, 0, th.altstack_size};
+  kernel::Stack ss{th.altstack_sp, th.altstack_flags, 0, th.altstack_size};
   if (!(th.altstack_flags & SS_DISABLE)) {
     ss.flags &= ~SS_ONSTACK;  // the kernel derives "on stack" from the stack pointer
     mem.writeValue(s.data(), ss);
     rs.check("sigaltstack", SYS_sigaltstack, s.data().addr(), 0);
   }
-  RemotePtr name = putString(mem, s, 512, th.comm.substr(0, 15));
+  RemotePtr name = s.putString(mem, 512, th.comm.substr(0, 15));
   rs.call(SYS_prctl, PR_SET_NAME, name.addr());
   restoreCreds(t, rs, *p.img, s, mem);
   if (!th.xstate.empty()) t.setXstate(th.xstate);
@@ -246,9 +218,9 @@ void restoreFds(RestoredProcess& p, const ScratchLayout& s, FdRestoreContext& ct
 void restoreProcessState(RestoredProcess& p, const ScratchLayout& s) {
   RemoteMemory mem(p.pid);
   const image::Process& img = *p.img;
-  p.main->check("chdir " + img.cwd, SYS_chdir, putString(mem, s, 0, img.cwd).addr());
+  p.main->check("chdir " + img.cwd, SYS_chdir, s.putString(mem, 0, img.cwd).addr());
   if (img.root != "/")
-    p.main->check("chroot " + img.root, SYS_chroot, putString(mem, s, 0, img.root).addr());
+    p.main->check("chroot " + img.root, SYS_chroot, s.putString(mem, 0, img.root).addr());
   p.main->call(SYS_umask, img.umask);
   p.main->check("personality", SYS_personality, img.personality);
   restoreSigactions(p, s, mem);

@@ -21,6 +21,7 @@
 #include "core/proc/ProcParsers.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
+#include "core/ptrace/KernelStructs.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -30,14 +31,11 @@ namespace {
 constexpr long kTraceOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
                                PTRACE_O_TRACECLONE | PTRACE_O_TRACEVFORK;
 
-struct KernelSigaction {
-  uint64_t handler, flags, restorer, mask;
-};
 
 // The stub: a child of ckpt that only waits to be taken over. Raw system
 // calls only: it runs in a copy of ckpt between clone3 and the takeover.
 [[noreturn]] void stubMain() {
-  KernelSigaction dfl{};
+  kernel::Sigaction dfl{};
   for (int sig = 1; sig <= 64; ++sig)
     if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, nullptr, 8);
   uint64_t none = 0;
@@ -294,6 +292,18 @@ void TreeBuilder::build() {
   }
   setupGroups();
   exitZombies();
+}
+
+}  // namespace ckpt
+
+namespace ckpt {
+
+RemotePtr ScratchLayout::putString(RemoteMemory& mem, uint64_t off, const std::string& str) const {
+  if (off + str.size() + 1 > dataSize())
+    throw Error(fmt::format("string too long for the scratch area ({} bytes): {}", str.size(), str));
+  RemotePtr at = data() + off;
+  mem.write(at, str.c_str(), str.size() + 1);
+  return at;
 }
 
 }  // namespace ckpt
