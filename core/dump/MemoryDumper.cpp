@@ -8,8 +8,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <mutex>
@@ -233,7 +233,9 @@ image::VmaKind classifyMapping(pid_t pid, const proc::MapsEntry& m) {
   if (p.empty() || p == "[heap]" || p == "[stack]" || p.rfind("[anon:", 0) == 0)
     return m.shared ? image::VmaKind::SharedAnon : image::VmaKind::Anonymous;
   if (m.shared && m.deleted && p == "/dev/zero") return image::VmaKind::SharedAnon;
-  auto where = [&] { return fmt::format("pid {} mapping {:#x}-{:#x} ({})", pid, m.start, m.end, p); };
+  auto where = [&] {
+    return fmt::format("pid {} mapping {:#x}-{:#x} ({})", pid, m.start, m.end, p);
+  };
   if (p.rfind("/SYSV", 0) == 0 && m.deleted) return image::VmaKind::Sysv;
   if (p.rfind("/memfd:", 0) == 0 && m.deleted) return image::VmaKind::Memfd;
   if (m.deleted) return image::VmaKind::DeletedFile;
@@ -284,9 +286,9 @@ MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
     // Private pages of the process: anonymous memory, and the copied-on-write
     // pages of private file-like mappings. Shared objects are saved whole.
     bool anon = v.kind == image::VmaKind::Anonymous;
-    bool privateFile = !v.shared && (v.kind == image::VmaKind::File ||
-                                     v.kind == image::VmaKind::DeletedFile ||
-                                     v.kind == image::VmaKind::Memfd);
+    bool privateFile =
+        !v.shared && (v.kind == image::VmaKind::File || v.kind == image::VmaKind::DeletedFile ||
+                      v.kind == image::VmaKind::Memfd);
     if (!anon && !privateFile) continue;  // content lives in the file or the kernel
     uint64_t npages = (v.end - v.start) / kPage;
     constexpr uint64_t kChunk = 64 * 1024;  // pagemap entries per read

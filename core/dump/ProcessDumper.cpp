@@ -18,19 +18,20 @@
 
 #include "core/proc/ProcFiles.hpp"
 #include "core/proc/ProcParsers.hpp"
+#include "core/ptrace/KernelStructs.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/RemoteScratch.hpp"
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
-#include "core/ptrace/KernelStructs.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
 namespace {
 
-
-std::string procPath(pid_t pid, const char* what) { return fmt::format("/proc/{}/{}", pid, what); }
+std::string procPath(pid_t pid, const char* what) {
+  return fmt::format("/proc/{}/{}", pid, what);
+}
 
 std::string trimNewline(std::string s) {
   while (!s.empty() && s.back() == '\n') s.pop_back();
@@ -58,7 +59,8 @@ void dumpFds(pid_t pid, image::Process& out, FdDumpContext& ctx) {
     probe.fd = fd;
     probe.local.reset(int(syscall(SYS_pidfd_getfd, pidfd.get(), fd, 0)));
     if (!probe.local) throwErrno(fmt::format("pid {} fd {}: duplicating it into ckpt", pid, fd));
-    if (fstat(probe.local.get(), &probe.st) != 0) throwErrno(fmt::format("pid {} fd {}: fstat", pid, fd));
+    if (fstat(probe.local.get(), &probe.st) != 0)
+      throwErrno(fmt::format("pid {} fd {}: fstat", pid, fd));
     probe.link = proc::readLink(fmt::format("/proc/{}/fd/{}", pid, fd));
     probe.info = proc::parseFdinfo(proc::readProcFile(fmt::format("/proc/{}/fdinfo/{}", pid, fd)));
     out.fds.push_back(dumpFd(probe, ctx));
@@ -166,8 +168,8 @@ void dumpOutside(pid_t pid, const proc::ProcStat& stat, const proc::ProcStatus& 
   mm.exe = proc::readLink(procPath(pid, "exe"));
   out.cwd = proc::readLink(procPath(pid, "cwd"));
   out.root = proc::readLink(procPath(pid, "root"));
-  out.personality =
-      uint32_t(std::stoul(trimNewline(proc::readProcFile(procPath(pid, "personality"))), nullptr, 16));
+  out.personality = uint32_t(
+      std::stoul(trimNewline(proc::readProcFile(procPath(pid, "personality"))), nullptr, 16));
   auto limits = proc::parseLimits(proc::readProcFile(procPath(pid, "limits")));
   for (size_t r = 0; r < limits.size(); ++r) out.rlimits[int(r)] = {limits[r].soft, limits[r].hard};
   auto& c = out.creds;
@@ -181,7 +183,8 @@ void dumpOutside(pid_t pid, const proc::ProcStat& stat, const proc::ProcStatus& 
   c.cap_amb = status.cap_amb;
   c.no_new_privs = status.no_new_privs.value_or(false);
   if (status.seccomp.value_or(0) != 0)
-    throw Error(fmt::format("pid {} runs under a seccomp filter, which ckpt cannot restore yet", pid));
+    throw Error(
+        fmt::format("pid {} runs under a seccomp filter, which ckpt cannot restore yet", pid));
 }
 
 }  // namespace

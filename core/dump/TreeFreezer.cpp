@@ -63,8 +63,8 @@ void checkDumpablePid(pid_t pid) {
     throw Error(fmt::format("no process with pid {}", pid));
   }
   if (st.tgid != pid)
-    throw Error(fmt::format("{} is a thread of process {}; pass the process id {}", pid, st.tgid,
-                            st.tgid));
+    throw Error(
+        fmt::format("{} is a thread of process {}; pass the process id {}", pid, st.tgid, st.tgid));
   if (st.state == 'Z') throw Error(fmt::format("pid {} is a zombie; nothing to checkpoint", pid));
   if (st.tracer_pid != 0)
     throw Error(fmt::format(
@@ -109,9 +109,10 @@ bool TreeFreezer::seizeNewThreads(FrozenProcess& p) {
                 "tid {} of pid {} is already traced by pid {} (a debugger, or another ckpt "
                 "dump of this tree); retry when it is done",
                 tid, p.pid, st.tracer_pid));
-          throw Error(fmt::format("not permitted to trace pid {}: checkpointing needs the same "
-                                  "user (and ptrace access) or root",
-                                  p.pid));
+          throw Error(
+              fmt::format("not permitted to trace pid {}: checkpointing needs the same "
+                          "user (and ptrace access) or root",
+                          p.pid));
         }
         if (e.err() == ESRCH) return Tracee::adopt(0);
         throw;
@@ -178,7 +179,8 @@ void TreeFreezer::freeze() {
       addChildren(processes_[i], changed);
     }
     if (!changed) break;
-    if (round > 1000) throw Error(fmt::format("the tree of pid {} keeps changing; cannot freeze it", root_));
+    if (round > 1000)
+      throw Error(fmt::format("the tree of pid {} keeps changing; cannot freeze it", root_));
   }
   // Processes that vanished entirely (exited and reaped) are dropped.
   std::erase_if(processes_, [](const FrozenProcess& p) { return !p.zombie && p.threads.empty(); });

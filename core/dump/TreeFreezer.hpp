@@ -16,7 +16,7 @@ struct FrozenProcess {
   pid_t pid = 0;
   pid_t ppid = 0;
   bool zombie = false;
-  bool stopped = false;  // was in a job-control stop before we came
+  bool stopped = false;         // was in a job-control stop before we came
   std::vector<Tracee> threads;  // threads[0] is the thread group leader
   std::vector<pid_t> children;
 };

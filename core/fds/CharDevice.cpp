@@ -26,11 +26,13 @@ void dump(FdProbe& p, image::FileDesc& d, FdDumpContext&) {
   d.path = p.link;
 }
 
-UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) { return reopenAt(d); }
+UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) {
+  return reopenAt(d);
+}
 
 }  // namespace
 
-extern const FdKind kCharDeviceKind{"memory character device", matches, dump, restore,
+extern const FdKind kCharDeviceKind{"memory character device",     matches, dump, restore,
                                     {image::FileKind::CharDevice}, nullptr};
 
 }  // namespace ckpt

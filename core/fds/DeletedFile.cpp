@@ -18,7 +18,9 @@ namespace {
 
 constexpr std::string_view kDeletedSuffix = " (deleted)";
 
-bool matches(const FdProbe& p) { return S_ISREG(p.st.st_mode) && p.st.st_nlink == 0; }
+bool matches(const FdProbe& p) {
+  return S_ISREG(p.st.st_mode) && p.st.st_nlink == 0;
+}
 
 void dump(FdProbe& p, image::FileDesc& d, FdDumpContext& ctx) {
   d.kind = image::FileKind::Deleted;
@@ -75,7 +77,7 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext& ctx) {
 
 }  // namespace
 
-extern const FdKind kDeletedFileKind{"deleted file", matches, dump, restore,
-                                     {image::FileKind::Deleted}, nullptr};
+extern const FdKind kDeletedFileKind{
+    "deleted file", matches, dump, restore, {image::FileKind::Deleted}, nullptr};
 
 }  // namespace ckpt

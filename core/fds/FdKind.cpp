@@ -12,7 +12,9 @@
 
 namespace ckpt {
 
-int FdProbe::accessMode() const { return int(info.flags) & O_ACCMODE; }
+int FdProbe::accessMode() const {
+  return int(info.flags) & O_ACCMODE;
+}
 
 const FdKind& fdKindFor(image::FileKind kind) {
   for (const FdKind* k : fdKinds())

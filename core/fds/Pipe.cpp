@@ -20,9 +20,13 @@ namespace {
 
 constexpr int kStatusFlags = O_NONBLOCK | O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME;
 
-bool matches(const FdProbe& p) { return S_ISFIFO(p.st.st_mode); }
+bool matches(const FdProbe& p) {
+  return S_ISFIFO(p.st.st_mode);
+}
 
-bool isAnonymousPipe(const FdProbe& p) { return p.link.rfind("pipe:[", 0) == 0; }
+bool isAnonymousPipe(const FdProbe& p) {
+  return p.link.rfind("pipe:[", 0) == 0;
+}
 
 std::vector<char> peekPipe(FdProbe& p, int capacity) {
   // A read end onto the same pipe, without disturbing the program's descriptions.
@@ -31,7 +35,8 @@ std::vector<char> peekPipe(FdProbe& p, int capacity) {
   if (p.accessMode() != O_RDONLY) {
     std::string self = fmt::format("/proc/self/fd/{}", p.local.get());
     reader.reset(::open(self.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
-    if (!reader) throwErrno(fmt::format("pid {} fd {}: opening a read end of {}", p.pid, p.fd, p.link));
+    if (!reader)
+      throwErrno(fmt::format("pid {} fd {}: opening a read end of {}", p.pid, p.fd, p.link));
     src = reader.get();
   }
   int tmp[2];
@@ -148,7 +153,8 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext& ctx) {
 
 }  // namespace
 
-extern const FdKind kPipeKind{"pipe or FIFO", matches, dump, restore,
-                              {image::FileKind::Pipe, image::FileKind::Fifo}, nullptr};
+extern const FdKind kPipeKind{
+    "pipe or FIFO", matches, dump, restore, {image::FileKind::Pipe, image::FileKind::Fifo},
+    nullptr};
 
 }  // namespace ckpt

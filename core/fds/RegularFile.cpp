@@ -34,7 +34,11 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) {
 
 }  // namespace
 
-extern const FdKind kRegularFileKind{"regular file or directory", matches, dump, restore,
-                                     {image::FileKind::Regular, image::FileKind::Directory}, nullptr};
+extern const FdKind kRegularFileKind{"regular file or directory",
+                                     matches,
+                                     dump,
+                                     restore,
+                                     {image::FileKind::Regular, image::FileKind::Directory},
+                                     nullptr};
 
 }  // namespace ckpt

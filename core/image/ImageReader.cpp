@@ -283,8 +283,8 @@ void verifyImage(const std::string& dir, const Image& image) {
     if (!objects.insert(o.id).second) corrupt(fmt::format("memory object {} given twice", o.id));
     std::vector<Extent> extents;
     for (const PageRun& run : o.runs) {
-      const std::string what = fmt::format("object {} run at offset {} ({} pages)", o.id, run.addr,
-                                           run.npages);
+      const std::string what =
+          fmt::format("object {} run at offset {} ({} pages)", o.id, run.addr, run.npages);
       if (run.npages > std::numeric_limits<uint64_t>::max() / kPageSize)
         corrupt(what + " is too large");
       const uint64_t len = run.npages * kPageSize;
@@ -297,16 +297,18 @@ void verifyImage(const std::string& dir, const Image& image) {
       extents.push_back(Extent{run.offset, len, run.xxh3, what});
     }
     if (extents.empty()) continue;
-    if (o.data_file.empty()) corrupt(fmt::format("memory object {} has data but no data file", o.id));
+    if (o.data_file.empty())
+      corrupt(fmt::format("memory object {} has data but no data file", o.id));
     ImageFile file(dir, o.data_file);
     checkExtents(file, extents);
   }
   for (const Process& p : image.processes)
     for (const Vma& vma : p.vmas)
       if (vma.object >= 0 && !objects.count(vma.object))
-        corrupt(fmt::format("pid {}: mapping {:#x} refers to memory object {}, which the image "
-                            "does not have",
-                            p.pid, vma.start, vma.object));
+        corrupt(
+            fmt::format("pid {}: mapping {:#x} refers to memory object {}, which the image "
+                        "does not have",
+                        p.pid, vma.start, vma.object));
   for (const Process& p : image.processes)
     for (const FdEntry& fd : p.fds)
       if (!files.count(fd.file))

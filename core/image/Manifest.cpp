@@ -803,8 +803,7 @@ void dec(const json& j, const Ctx& c, FileDesc& out) {
   GET(content_file);
   GET(content_xxh3);
   const json& state = member(j, c, "state");
-  if (!state.is_null() && !state.is_object())
-    c.key("state").fail("expected object or null");
+  if (!state.is_null() && !state.is_object()) c.key("state").fail("expected object or null");
   out.state = state;
 }
 

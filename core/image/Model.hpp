@@ -29,16 +29,16 @@ struct PageRun {
 };
 
 enum class VmaKind {
-  Anonymous,   // private anonymous (includes [heap], [stack], thread stacks)
-  File,        // backed by a file (private or shared)
-  SharedAnon,  // MAP_SHARED|MAP_ANONYMOUS (/dev/zero (deleted) in maps)
-  Vdso,        // [vdso]
-  Vvar,        // [vvar]
-  VvarVclock,  // [vvar_vclock]
-  Vsyscall,    // [vsyscall]: fixed by the kernel, never mapped by restore
-  Sysv,        // a SysV shared memory segment (/SYSV... (deleted))
-  Memfd,       // a memfd (/memfd:name (deleted))
-  DeletedFile, // a file deleted while mapped
+  Anonymous,    // private anonymous (includes [heap], [stack], thread stacks)
+  File,         // backed by a file (private or shared)
+  SharedAnon,   // MAP_SHARED|MAP_ANONYMOUS (/dev/zero (deleted) in maps)
+  Vdso,         // [vdso]
+  Vvar,         // [vvar]
+  VvarVclock,   // [vvar_vclock]
+  Vsyscall,     // [vsyscall]: fixed by the kernel, never mapped by restore
+  Sysv,         // a SysV shared memory segment (/SYSV... (deleted))
+  Memfd,        // a memfd (/memfd:name (deleted))
+  DeletedFile,  // a file deleted while mapped
 };
 
 struct Vma {
@@ -62,17 +62,17 @@ struct Vma {
 struct SharedObject {
   int id = 0;
   VmaKind kind = VmaKind::SharedAnon;  // SharedAnon, Sysv, Memfd or DeletedFile
-  uint64_t dev = 0, ino = 0;            // identity at dump
-  uint64_t size = 0;                    // bytes
-  std::string name;                     // memfd name, or the deleted file's path
-  std::string data_file;                // its content in the image
-  std::vector<PageRun> runs;            // addr = offset in the object
-  uint32_t mode = 0;                    // file mode, or SysV permissions
+  uint64_t dev = 0, ino = 0;           // identity at dump
+  uint64_t size = 0;                   // bytes
+  std::string name;                    // memfd name, or the deleted file's path
+  std::string data_file;               // its content in the image
+  std::vector<PageRun> runs;           // addr = offset in the object
+  uint32_t mode = 0;                   // file mode, or SysV permissions
   int32_t sysv_key = 0;
   int32_t sysv_id = -1;
   uint32_t sysv_uid = 0, sysv_gid = 0;
-  bool sysv_removed = false;            // IPC_RMID done, still attached
-  int32_t seals = 0;                    // memfd F_GET_SEALS
+  bool sysv_removed = false;  // IPC_RMID done, still attached
+  int32_t seals = 0;          // memfd F_GET_SEALS
 };
 
 struct SigAction {

@@ -123,9 +123,10 @@ int saveSharedObject(image::Image& img, image::ImageWriter& writer, int sharedFd
   if (kind == image::VmaKind::Sysv) {
     SysvInfo s = sysvInfo(int(st.st_ino));
     if (!s.found)
-      throw Error(fmt::format("SysV shared memory segment {} is not in /proc/sysvipc/shm (another "
-                              "IPC namespace?)",
-                              st.st_ino));
+      throw Error(
+          fmt::format("SysV shared memory segment {} is not in /proc/sysvipc/shm (another "
+                      "IPC namespace?)",
+                      st.st_ino));
     o.sysv_id = int32_t(st.st_ino);
     o.sysv_key = s.key;
     o.mode = s.mode & 0777;
@@ -249,8 +250,9 @@ UniqueFd SharedObjects::create(const image::SharedObject& o) {
       {
         std::ofstream f(next);
         f << o.sysv_id;
-        if (!f) throw Error("cannot write " + next + " (needs root) to restore SysV shm " +
-                            std::to_string(o.sysv_id));
+        if (!f)
+          throw Error("cannot write " + next + " (needs root) to restore SysV shm " +
+                      std::to_string(o.sysv_id));
       }
       int id = shmget(o.sysv_removed ? IPC_PRIVATE : key_t(o.sysv_key), size,
                       int(o.mode & 0777) | IPC_CREAT | IPC_EXCL);
@@ -266,9 +268,10 @@ UniqueFd SharedObjects::create(const image::SharedObject& o) {
           log::info("reusing SysV shm segment {} (key {:#x}) left from the dump", id,
                     uint32_t(o.sysv_key));
         } else {
-          throw Error(fmt::format("SysV shm key {:#x} or id {} is in use by another segment; "
-                                  "remove it (ipcrm) to restore",
-                                  uint32_t(o.sysv_key), o.sysv_id));
+          throw Error(
+              fmt::format("SysV shm key {:#x} or id {} is in use by another segment; "
+                          "remove it (ipcrm) to restore",
+                          uint32_t(o.sysv_key), o.sysv_id));
         }
       } else if (id < 0) {
         throw SysError(fmt::format("recreating SysV shm segment {} (key {:#x})", o.sysv_id,
@@ -278,14 +281,15 @@ UniqueFd SharedObjects::create(const image::SharedObject& o) {
         sysvIds_.push_back(id);
       }
       if (id != o.sysv_id)
-        throw Error(fmt::format("SysV shm segment {} came back as {}; is the id taken?", o.sysv_id,
-                                id));
+        throw Error(
+            fmt::format("SysV shm segment {} came back as {}; is the id taken?", o.sysv_id, id));
       shmid_ds ds{};
       shmctl(id, IPC_STAT, &ds);
       ds.shm_perm.uid = o.sysv_uid;
       ds.shm_perm.gid = o.sysv_gid;
       ds.shm_perm.mode = o.mode & 0777;
-      if (shmctl(id, IPC_SET, &ds) != 0) throwErrno("setting owner of SysV shm " + std::to_string(id));
+      if (shmctl(id, IPC_SET, &ds) != 0)
+        throwErrno("setting owner of SysV shm " + std::to_string(id));
       void* p = shmat(id, nullptr, 0);
       if (p == reinterpret_cast<void*>(-1)) throwErrno("attaching SysV shm " + std::to_string(id));
       uint64_t a = reinterpret_cast<uint64_t>(p);
@@ -306,8 +310,7 @@ UniqueFd SharedObjects::create(const image::SharedObject& o) {
 
 void SharedObjects::finish() {
   for (const auto& o : img_.objects) {
-    if (o.kind == image::VmaKind::Memfd && o.seals &&
-        fcntl(fd(o.id), F_ADD_SEALS, o.seals) != 0)
+    if (o.kind == image::VmaKind::Memfd && o.seals && fcntl(fd(o.id), F_ADD_SEALS, o.seals) != 0)
       throwErrno(fmt::format("sealing memfd {}", o.name));
     if (o.kind == image::VmaKind::Sysv && o.sysv_removed) shmctl(o.sysv_id, IPC_RMID, nullptr);
   }

@@ -18,8 +18,8 @@ class RemoteScratch {
   RemoteScratch(RemoteSyscalls& rs, size_t size, uint64_t at = 0, int prot = PROT_READ | PROT_WRITE)
       : rs_(rs), size_(size) {
     int flags = MAP_PRIVATE | MAP_ANONYMOUS | (at ? MAP_FIXED_NOREPLACE : 0);
-    addr_ = RemotePtr(uint64_t(rs.check("mapping a scratch area", SYS_mmap, at, size, prot, flags,
-                                        uint64_t(-1), 0)));
+    addr_ = RemotePtr(uint64_t(
+        rs.check("mapping a scratch area", SYS_mmap, at, size, prot, flags, uint64_t(-1), 0)));
   }
   ~RemoteScratch() {
     if (addr_ && rs_.call(SYS_munmap, addr_.addr(), size_) != 0)

@@ -70,7 +70,8 @@ void RemoteSyscalls::settle() {
     if (s.kind == StopStatus::Kind::Exited || s.kind == StopStatus::Kind::Signaled)
       throw Error(fmt::format("tid {} died while being let go", tid));
     // Anything else (a signal dequeued first): hand it back and wait on.
-    ptrace(PTRACE_CONT, tid, nullptr, (void*)(long)(s.kind == StopStatus::Kind::SignalStop ? s.sig : 0));
+    ptrace(PTRACE_CONT, tid, nullptr,
+           (void*)(long)(s.kind == StopStatus::Kind::SignalStop ? s.sig : 0));
   }
 }
 
@@ -107,12 +108,13 @@ StopStatus RemoteSyscalls::resumeToSyscallStop() {
         // the thread stopped in the middle of an injected call.
         break;
     }
-    if (spurious > 100) throw Error(fmt::format("tid {}: injected call keeps being interrupted", tid));
+    if (spurious > 100)
+      throw Error(fmt::format("tid {}: injected call keeps being interrupted", tid));
   }
 }
 
-long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
-                          uint64_t a5, uint64_t a6) {
+long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
+                          uint64_t a6) {
   pid_t tid = tracee_.tid();
   user_regs_struct r = saved_;
   r.rip = insn_.addr();
@@ -135,11 +137,10 @@ long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64
   return (long)tracee_.getRegs().rax;
 }
 
-long RemoteSyscalls::check(const std::string& what, long nr, uint64_t a1, uint64_t a2,
-                           uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
+long RemoteSyscalls::check(const std::string& what, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+                           uint64_t a4, uint64_t a5, uint64_t a6) {
   long r = call(nr, a1, a2, a3, a4, a5, a6);
-  if (r < 0 && r > -4096)
-    throw SysError(fmt::format("tid {}: {}", tracee_.tid(), what), int(-r));
+  if (r < 0 && r > -4096) throw SysError(fmt::format("tid {}: {}", tracee_.tid(), what), int(-r));
   return r;
 }
 

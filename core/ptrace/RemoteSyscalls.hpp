@@ -30,8 +30,8 @@ class RemoteSyscalls {
   long call(long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
             uint64_t a5 = 0, uint64_t a6 = 0);
   // Like call(), but throws an Error naming `what`, the tid and the errno on failure.
-  long check(const std::string& what, long nr, uint64_t a1 = 0, uint64_t a2 = 0,
-             uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
+  long check(const std::string& what, long nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+             uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0);
   // Runs a call that does not return to the caller (exit_group); waits for the exit.
   void callNoReturn(long nr, uint64_t a1 = 0);
 

@@ -28,8 +28,8 @@ uint64_t vdsoSyscallOffset() {
 RemotePtr syscallInsnOf(pid_t pid) {
   for (const auto& m : proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", pid))))
     if (m.path == "[vdso]") return RemotePtr(m.start + vdsoSyscallOffset());
-  throw Error(fmt::format("pid {} has no vDSO mapped; ckpt needs it to run system calls there",
-                          pid));
+  throw Error(
+      fmt::format("pid {} has no vDSO mapped; ckpt needs it to run system calls there", pid));
 }
 
 }  // namespace ckpt

@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <utility>
 
 #include "core/util/Error.hpp"
@@ -68,8 +68,8 @@ StopStatus waitTracee(pid_t tid, int timeoutMs) {
     if (r < 0 && errno != EINTR) throwErrno(fmt::format("waitpid on tid {}", tid));
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::nanoseconds(0))
-      throw Error(fmt::format("tid {} did not stop within {} ms (uninterruptible sleep?)", tid,
-                              timeoutMs));
+      throw Error(
+          fmt::format("tid {} did not stop within {} ms (uninterruptible sleep?)", tid, timeoutMs));
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     timespec ts{ns / 1000000000, ns % 1000000000};
     sigtimedwait(&chld, nullptr, &ts);
@@ -82,7 +82,9 @@ Tracee Tracee::seize(pid_t tid, long options) {
   return Tracee(tid);
 }
 
-Tracee Tracee::adopt(pid_t tid) { return Tracee(tid); }
+Tracee Tracee::adopt(pid_t tid) {
+  return Tracee(tid);
+}
 
 Tracee::Tracee(Tracee&& o) noexcept : tid_(std::exchange(o.tid_, 0)) {}
 

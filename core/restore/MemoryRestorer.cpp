@@ -5,8 +5,8 @@
 #include <limits.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/shm.h>
 #include <sys/ptrace.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -158,9 +158,10 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
         if (stat(v.name.c_str(), &st) != 0)
           throwErrno(fmt::format("pid {}: mapped file {} is gone", p.pid, v.name));
         if (st.st_ino != v.ino)
-          throw Error(fmt::format("pid {}: mapped file {} was replaced since the dump (inode {} "
-                                  "then, {} now); the program would see different code or data",
-                                  p.pid, v.name, v.ino, st.st_ino));
+          throw Error(
+              fmt::format("pid {}: mapped file {} was replaced since the dump (inode {} "
+                          "then, {} now); the program would see different code or data",
+                          p.pid, v.name, v.ino, st.st_ino));
         bool rw = v.shared && (hasFlag(v, "mw") || (v.prot & PROT_WRITE));
         std::string key = v.name + (rw ? "\1" : "\0");
         auto it = files.find(key);
@@ -228,8 +229,8 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
     mem.write(iovAt, b.iov.data(), b.iov.size() * sizeof(iovec));
     uint64_t done = 0;
     while (done < b.bytes) {
-      long n = p.main->call(SYS_preadv, uint64_t(b.fd), iovAt.addr(), b.iov.size(),
-                            b.offset + done, 0);
+      long n =
+          p.main->call(SYS_preadv, uint64_t(b.fd), iovAt.addr(), b.iov.size(), b.offset + done, 0);
       if (n <= 0)
         throw SysError(fmt::format("pid {}: reading pages from {}", p.pid, pagesPath),
                        n < 0 ? int(-n) : EIO);
@@ -367,8 +368,7 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
   // The stub inherited ckpt's rseq registration; it must go before the memory
   // it points into does, or every resume faults.
   __ptrace_rseq_configuration rseq{};
-  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, p.pid, sizeof rseq, &rseq) > 0 &&
-      rseq.rseq_abi_pointer)
+  if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, p.pid, sizeof rseq, &rseq) > 0 && rseq.rseq_abi_pointer)
     p.main->check("unregistering the stub's rseq", SYS_rseq, rseq.rseq_abi_pointer,
                   rseq.rseq_abi_size, 1 /* RSEQ_FLAG_UNREGISTER */, rseq.signature);
   p.main->check("closing the stub's files", SYS_close_range, 0, ~0u, 0);

@@ -29,8 +29,8 @@ struct RestoredProcess {
 // start, then room for arguments.
 struct ScratchLayout {
   uint64_t base = 0;
-  uint64_t size = 0;       // scratch area proper
-  uint64_t reserve = 0;    // base..base+reserve is free everywhere (scratch + vdso parking)
+  uint64_t size = 0;     // scratch area proper
+  uint64_t reserve = 0;  // base..base+reserve is free everywhere (scratch + vdso parking)
   static constexpr uint64_t kInsnOffset = 0;
   static constexpr uint64_t kDataOffset = 64;
   RemotePtr insn() const { return RemotePtr(base + kInsnOffset); }

@@ -57,9 +57,10 @@ void checkPrivilege(const image::Image& img) {
   for (const auto& p : img.processes)
     for (uint32_t u : p.creds.uid)
       if (u != me && !p.zombie)
-        throw Error(fmt::format("the image holds pid {} running as uid {}; only root can restore "
-                                "processes of another user",
-                                p.pid, u));
+        throw Error(
+            fmt::format("the image holds pid {} running as uid {}; only root can restore "
+                        "processes of another user",
+                        p.pid, u));
 }
 
 void checkPidsFree(const image::Image& img) {
@@ -77,8 +78,7 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   auto t0 = Clock::now();
   char abs[PATH_MAX];
-  if (!realpath(req.dir.c_str(), abs))
-    throwErrno(fmt::format("image {}", req.dir));
+  if (!realpath(req.dir.c_str(), abs)) throwErrno(fmt::format("image {}", req.dir));
   std::string dir = abs;
   image::Image img = image::readImage(dir);
   image::verifyImage(dir, img);

@@ -14,14 +14,13 @@
 
 #include <fmt/format.h>
 
-#include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/KernelStructs.hpp"
+#include "core/ptrace/RemoteMemory.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
 namespace {
-
 
 constexpr int kPrTimerCreateRestoreIds = 77;  // Linux 6.17+: timer_create takes the id asked for
 
@@ -41,7 +40,7 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
     const auto& it = p.img->itimers[size_t(which)];
     if (it.value_us == 0 && it.interval_us == 0) continue;
     kernel::Itimerval v{it.interval_us / 1000000, it.interval_us % 1000000, it.value_us / 1000000,
-                      it.value_us % 1000000};
+                        it.value_us % 1000000};
     mem.writeValue(at, v);
     p.main->check("setitimer", SYS_setitimer, which, at.addr(), 0);
   }
@@ -72,7 +71,7 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
                               p.pid, t.id, got));
     if (t.value_ns || t.interval_ns) {
       kernel::Itimerspec v{t.interval_ns / 1000000000, t.interval_ns % 1000000000,
-                         t.value_ns / 1000000000, t.value_ns % 1000000000};
+                           t.value_ns / 1000000000, t.value_ns % 1000000000};
       mem.writeValue(at + 256, v);
       p.main->check("timer_settime", SYS_timer_settime, uint64_t(t.id), 0, (at + 256).addr(), 0);
     }
@@ -110,7 +109,8 @@ void restoreCreds(const Tracee& t, RemoteSyscalls& rs, const image::Process& img
       rs.check("raising an ambient capability", SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,
                cap, 0, 0);
   rs.check("prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 0);
-  if (c.no_new_privs) rs.check("prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (c.no_new_privs)
+    rs.check("prctl(PR_SET_NO_NEW_PRIVS)", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
   (void)t;
 }
 

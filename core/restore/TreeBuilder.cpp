@@ -19,18 +19,17 @@
 
 #include "core/proc/ProcFiles.hpp"
 #include "core/proc/ProcParsers.hpp"
+#include "core/ptrace/KernelStructs.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
-#include "core/ptrace/KernelStructs.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
 namespace {
 
-constexpr long kTraceOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
-                               PTRACE_O_TRACECLONE | PTRACE_O_TRACEVFORK;
-
+constexpr long kTraceOptions =
+    PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEVFORK;
 
 // The stub: a child of ckpt that only waits to be taken over. Raw system
 // calls only: it runs in a copy of ckpt between clone3 and the takeover.
@@ -75,10 +74,11 @@ void waitPidFree(pid_t pid) {
     bool zombie = who.find("(state Z)") != std::string::npos;
     if (!alive) return;
     if (alive && !zombie && !who.empty())
-      throw Error(fmt::format("pid {} is in use by {}; stop it, or restore after it is gone", pid,
-                              who));
+      throw Error(
+          fmt::format("pid {} is in use by {}; stop it, or restore after it is gone", pid, who));
     if (steady_clock::now() > deadline)
-      throw Error(fmt::format("pid {} is still held by a zombie that its parent has not reaped", pid));
+      throw Error(
+          fmt::format("pid {} is still held by a zombie that its parent has not reaped", pid));
     if (!said) {
       log::warn("pid {} is held by an unreaped zombie; waiting a few seconds for it", pid);
       said = true;
@@ -191,7 +191,8 @@ pid_t TreeBuilder::cloneInto(RestoredProcess& parent, pid_t tid, uint64_t flags,
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       continue;
     }
-    if (r == -EEXIST) throw Error(fmt::format("pid {} is taken (used as a process group or session id)", tid));
+    if (r == -EEXIST)
+      throw Error(fmt::format("pid {} is taken (used as a process group or session id)", tid));
     throw SysError(fmt::format("creating pid {} in process {}", tid, parent.pid), int(-r));
   }
   parent.main->onNewTask(nullptr);
@@ -231,9 +232,10 @@ void TreeBuilder::setupGroups() {
   auto mapped = [&](const image::Process& p) -> pid_t {
     if (inTree(p.pgid)) return p.pgid;
     if (p.pgid == root.pgid) return root.pid;
-    throw Error(fmt::format("pid {} is in process group {} whose leader is not in the tree; "
-                            "such trees cannot be restored yet",
-                            p.pid, p.pgid));
+    throw Error(
+        fmt::format("pid {} is in process group {} whose leader is not in the tree; "
+                    "such trees cannot be restored yet",
+                    p.pid, p.pgid));
   };
   for (int pass = 0; pass < 2; ++pass) {
     for (auto& rp : procs_) {
@@ -300,7 +302,8 @@ namespace ckpt {
 
 RemotePtr ScratchLayout::putString(RemoteMemory& mem, uint64_t off, const std::string& str) const {
   if (off + str.size() + 1 > dataSize())
-    throw Error(fmt::format("string too long for the scratch area ({} bytes): {}", str.size(), str));
+    throw Error(
+        fmt::format("string too long for the scratch area ({} bytes): {}", str.size(), str));
   RemotePtr at = data() + off;
   mem.write(at, str.c_str(), str.size() + 1);
   return at;

@@ -16,7 +16,8 @@ namespace ckpt {
 
 class TreeBuilder {
  public:
-  TreeBuilder(const image::Image& img, const ScratchLayout& scratch) : img_(img), scratch_(scratch) {}
+  TreeBuilder(const image::Image& img, const ScratchLayout& scratch)
+      : img_(img), scratch_(scratch) {}
   // On failure (or if not disarmed) every stub created so far is killed.
   ~TreeBuilder();
 

@@ -2,10 +2,10 @@
 // the command boundary can print a single line that tells the user what to do.
 #pragma once
 
+#include <sys/types.h>
 #include <cerrno>
 #include <stdexcept>
 #include <string>
-#include <sys/types.h>
 
 namespace ckpt {
 

@@ -11,17 +11,25 @@ Level g_level = Level::Warn;
 std::FILE* g_file = nullptr;
 const char* name(Level l) {
   switch (l) {
-    case Level::Error: return "error";
-    case Level::Warn: return "warning";
-    case Level::Info: return "info";
-    case Level::Debug: return "debug";
+    case Level::Error:
+      return "error";
+    case Level::Warn:
+      return "warning";
+    case Level::Info:
+      return "info";
+    case Level::Debug:
+      return "debug";
   }
   return "?";
 }
 }  // namespace
 
-void setLevel(Level level) { g_level = level; }
-Level level() { return g_level; }
+void setLevel(Level level) {
+  g_level = level;
+}
+Level level() {
+  return g_level;
+}
 
 void setFile(const std::string& path) {
   std::lock_guard lock(g_mutex);

@@ -62,7 +62,8 @@ TEST_F(Errors, OptionsBeforeOrAfterPositionals) {
     // The command ran (and failed on the missing pid or image), not the parser.
     EXPECT_TRUE(r.err.find(dir) != std::string::npos || r.err.find("999999") != std::string::npos)
         << r.describe();
-    EXPECT_EQ(r.err.find("--help"), std::string::npos) << "rejected by the parser\n" << r.describe();
+    EXPECT_EQ(r.err.find("--help"), std::string::npos) << "rejected by the parser\n"
+                                                       << r.describe();
   }
 }
 

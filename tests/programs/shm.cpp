@@ -45,7 +45,9 @@ std::vector<std::pair<char*, size_t>> all(const Areas& a) {
           {a.file, kFileBytes}};
 }
 
-uint64_t* mark(char* area, size_t len) { return reinterpret_cast<uint64_t*>(area + len - 8); }
+uint64_t* mark(char* area, size_t len) {
+  return reinterpret_cast<uint64_t*>(area + len - 8);
+}
 
 bool patternsHold(const Areas& a) {
   bool ok = true;
@@ -127,8 +129,7 @@ int main() {
     CHECK(gone.shm_perm.mode & SHM_DEST, "removed segment lost its SHM_DEST mark");
   CHECK(fcntl(a.memfd, F_GET_SEALS) == seals, "memfd seals %d, were %d",
         fcntl(a.memfd, F_GET_SEALS), seals);
-  CHECK(lseek(a.memfd, 0, SEEK_CUR) == 1234, "memfd offset %ld",
-        long(lseek(a.memfd, 0, SEEK_CUR)));
+  CHECK(lseek(a.memfd, 0, SEEK_CUR) == 1234, "memfd offset %ld", long(lseek(a.memfd, 0, SEEK_CUR)));
   std::vector<char> buf(kMemfdBytes);
   CHECK(pread(a.memfd, buf.data(), buf.size(), 0) == ssize_t(buf.size()) &&
             memcmp(buf.data(), a.memfdMap, buf.size()) == 0,
@@ -144,8 +145,7 @@ int main() {
                             [&](auto& m) { return m.start == reinterpret_cast<uint64_t>(p); });
     if (CHECK(was != before.end() && now != after.end(), "area %p not mapped", (void*)p))
       CHECK(was->path == now->path && was->perms == now->perms, "area %p was '%s' %s, is '%s' %s",
-            (void*)p, was->path.c_str(), was->perms.c_str(), now->path.c_str(),
-            now->perms.c_str());
+            (void*)p, was->path.c_str(), was->perms.c_str(), now->path.c_str(), now->perms.c_str());
   }
 
   // Still shared with the child, both ways.

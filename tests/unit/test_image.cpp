@@ -688,7 +688,8 @@ INSTANTIATE_TEST_SUITE_P(
                  "manifest.json: processes[0].vmas[0].start: expected unsigned integer, got 1.5"},
         Mutation{"/processes/0/vmas/1/kind", "weird",
                  "manifest.json: processes[0].vmas[1].kind: unknown mapping kind \"weird\" "
-                 "(known: anonymous, file, shared_anon, vdso, vvar, vvar_vclock, vsyscall, sysv, memfd, deleted_file)"},
+                 "(known: anonymous, file, shared_anon, vdso, vvar, vvar_vclock, vsyscall, sysv, "
+                 "memfd, deleted_file)"},
         Mutation{"/processes/0/vmas/0/runs/1",
                  {1, 2, 3},
                  "manifest.json: processes[0].vmas[0].runs[1]: expected page run [addr, npages, "

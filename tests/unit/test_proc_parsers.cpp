@@ -969,7 +969,9 @@ TEST(ProcLimits, MatchesGetrlimitForSelf) {
 }
 
 TEST(ProcLimits, RejectsGarbage) {
-  EXPECT_THROW(ckpt::proc::parseLimits("header\nMax cpu time              abc                  unlimited            seconds\n"),
-               ckpt::Error);
+  EXPECT_THROW(
+      ckpt::proc::parseLimits(
+          "header\nMax cpu time              abc                  unlimited            seconds\n"),
+      ckpt::Error);
   EXPECT_THROW(ckpt::proc::parseLimits(""), ckpt::Error);
 }
