@@ -10,8 +10,12 @@
 namespace ckpt::cli {
 
 int dumpCommand(const DumpOptions& opts) {
-  DumpRequest req{opts.pid, opts.dir, opts.kill, opts.externals,
-                  std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)), opts.tcpClose};
+  DumpRequest req{opts.pid,
+                  opts.dir,
+                  opts.kill,
+                  opts.externals,
+                  std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)),
+                  opts.tcpClose};
   DumpSummary s = dumpTree(req);
   log::info("dumped {} processes, {} threads: {:.1f} MiB stored, {} zero pages, {:.1f} ms",
             s.processes, s.threads, double(s.bytesStored) / (1 << 20), s.zeroPages, s.totalMs);

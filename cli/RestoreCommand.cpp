@@ -16,7 +16,7 @@
 namespace ckpt::cli {
 namespace {
 
-constexpr int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1,
+constexpr int kForwarded[] = {SIGINT,  SIGTERM, SIGHUP,   SIGQUIT, SIGUSR1,
                               SIGUSR2, SIGCONT, SIGWINCH, SIGALRM};
 
 int waitForeground(pid_t root) {

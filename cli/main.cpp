@@ -23,21 +23,23 @@ int main(int argc, char** argv) {
   dumpCmd->add_option("pid", dump.pid, "Root of the tree to checkpoint")->required();
   dumpCmd->add_option("-o,--output", dump.dir, "Image directory to create")->required();
   dumpCmd->add_flag("--kill", dump.kill, "Kill the tree after a successful dump");
-  dumpCmd->add_flag_callback("--leave-running", [&] { dump.kill = false; },
-                             "Keep the tree running after the dump (default)");
-  dumpCmd->add_option_function<std::vector<std::string>>(
-      "--external",
-      [&](const std::vector<std::string>& specs) {
-        for (const auto& spec : specs) {
-          int pid = 0, fd = 0, used = 0;
-          if (std::sscanf(spec.c_str(), "%d:%d%n", &pid, &fd, &used) != 2 ||
-              size_t(used) != spec.size() || pid <= 0 || fd < 0)
-            throw CLI::ValidationError("--external", "expected PID:FD, got '" + spec + "'");
-          dump.externals.emplace_back(pid, fd);
-        }
-      },
-      "PID:FD of a socket connected outside the tree: restore it as closed by its peer "
-      "(repeatable)")
+  dumpCmd->add_flag_callback(
+      "--leave-running", [&] { dump.kill = false; },
+      "Keep the tree running after the dump (default)");
+  dumpCmd
+      ->add_option_function<std::vector<std::string>>(
+          "--external",
+          [&](const std::vector<std::string>& specs) {
+            for (const auto& spec : specs) {
+              int pid = 0, fd = 0, used = 0;
+              if (std::sscanf(spec.c_str(), "%d:%d%n", &pid, &fd, &used) != 2 ||
+                  size_t(used) != spec.size() || pid <= 0 || fd < 0)
+                throw CLI::ValidationError("--external", "expected PID:FD, got '" + spec + "'");
+              dump.externals.emplace_back(pid, fd);
+            }
+          },
+          "PID:FD of a socket connected outside the tree: restore it as closed by its peer "
+          "(repeatable)")
       ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
   dumpCmd->add_flag("--tcp-close", dump.tcpClose,
                     "Restore every TCP connection to outside the tree as closed by its peer");
@@ -51,17 +53,19 @@ int main(int argc, char** argv) {
   restoreCmd->add_option("dir", restore.dir, "Image directory")->required();
   restoreCmd->add_flag("-d,--detach", restore.detach,
                        "Print the root pid and return once the tree runs");
-  restoreCmd->add_option_function<std::vector<std::string>>(
-      "--hook-option",
-      [&](const std::vector<std::string>& specs) {
-        for (const auto& spec : specs) {
-          auto eq = spec.find('=');
-          if (eq == 0 || eq == std::string::npos)
-            throw CLI::ValidationError("--hook-option", "expected KEY=VALUE, got '" + spec + "'");
-          restore.hookOptions[spec.substr(0, eq)] = spec.substr(eq + 1);
-        }
-      },
-      "KEY=VALUE passed to the restored programs' hooks (repeatable), e.g. display=:2")
+  restoreCmd
+      ->add_option_function<std::vector<std::string>>(
+          "--hook-option",
+          [&](const std::vector<std::string>& specs) {
+            for (const auto& spec : specs) {
+              auto eq = spec.find('=');
+              if (eq == 0 || eq == std::string::npos)
+                throw CLI::ValidationError("--hook-option",
+                                           "expected KEY=VALUE, got '" + spec + "'");
+              restore.hookOptions[spec.substr(0, eq)] = spec.substr(eq + 1);
+            }
+          },
+          "KEY=VALUE passed to the restored programs' hooks (repeatable), e.g. display=:2")
       ->allow_extra_args(false);
   restoreCmd
       ->add_option("--hook-timeout", restore.hookTimeout,
@@ -79,10 +83,10 @@ int main(int argc, char** argv) {
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
 
   CLI11_PARSE(app, argc, argv);
-  log::setLevel(quiet ? log::Level::Error
-                      : verbosity >= 2 ? log::Level::Debug
-                      : verbosity == 1 ? log::Level::Info
-                                       : log::Level::Warn);
+  log::setLevel(quiet            ? log::Level::Error
+                : verbosity >= 2 ? log::Level::Debug
+                : verbosity == 1 ? log::Level::Info
+                                 : log::Level::Warn);
   try {
     if (*dumpCmd) return cli::dumpCommand(dump);
     if (*restoreCmd) return cli::restoreCommand(restore);

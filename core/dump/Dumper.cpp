@@ -45,9 +45,10 @@ void markOutsidePipeEnds(image::Image& img) {
     pipe.reader_outside = !reader;
     pipe.writer_outside = !writer;
     if (!reader || !writer)
-      log::warn("a pipe (inode {}) has its {} end outside the tree; after restore that end is "
-                "closed",
-                pipe.ino, reader ? "write" : "read");
+      log::warn(
+          "a pipe (inode {}) has its {} end outside the tree; after restore that end is "
+          "closed",
+          pipe.ino, reader ? "write" : "read");
   }
 }
 
@@ -101,8 +102,9 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   markOutsidePipeEnds(img);
   auto tSaved = Clock::now();
   writer.commit(img);
-  log::debug("frozen after {:.1f} ms, state and pages saved after {:.1f} ms, committed after {:.1f} ms",
-             ms(tFrozen - t0), ms(tSaved - t0), ms(Clock::now() - t0));
+  log::debug(
+      "frozen after {:.1f} ms, state and pages saved after {:.1f} ms, committed after {:.1f} ms",
+      ms(tFrozen - t0), ms(tSaved - t0), ms(Clock::now() - t0));
   if (req.kill) freezer.killAll();
   // The freezer's destructor resumes whatever is still attached.
   auto tEnd = Clock::now();

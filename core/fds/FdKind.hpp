@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "core/image/Model.hpp"
-#include "core/ptrace/RemotePtr.hpp"
 #include "core/proc/ProcParsers.hpp"
+#include "core/ptrace/RemotePtr.hpp"
 #include "core/util/UniqueFd.hpp"
 
 namespace ckpt {
@@ -56,10 +56,10 @@ class SharedObjects;
 struct FdRestoreContext {
   const image::Image& image;
   std::string imageDir;
-  std::map<int, UniqueFd> files;                  // FileDesc::id -> ckpt's fd
+  std::map<int, UniqueFd> files;                       // FileDesc::id -> ckpt's fd
   std::map<int, std::pair<UniqueFd, UniqueFd>> pipes;  // Pipe::id -> read end, write end
-  std::vector<UniqueFd> keepUntilDone;            // helpers closed once the tree is back
-  const SharedObjects* objects = nullptr;         // memory objects made for this restore
+  std::vector<UniqueFd> keepUntilDone;                 // helpers closed once the tree is back
+  const SharedObjects* objects = nullptr;              // memory objects made for this restore
 };
 
 class RemoteSyscalls;

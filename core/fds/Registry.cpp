@@ -14,12 +14,13 @@ extern const FdKind kTimerfdKind;
 extern const FdKind kSignalfdKind;
 extern const FdKind kInotifyKind;
 extern const FdKind kEpollKind;
+extern const FdKind kInetSocketKind;
 
 const std::vector<const FdKind*>& fdKinds() {
   static const std::vector<const FdKind*> kinds{
       &kRegularFileKind, &kMemfdKind,   &kDeletedFileKind, &kPipeKind,
       &kCharDeviceKind,  &kEventfdKind, &kTimerfdKind,     &kSignalfdKind,
-      &kInotifyKind,     &kEpollKind,   &kUnixSocketKind,
+      &kInotifyKind,     &kEpollKind,   &kUnixSocketKind,  &kInetSocketKind,
   };
   return kinds;
 }
