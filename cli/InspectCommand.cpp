@@ -190,7 +190,26 @@ void printText(const std::string& dir, const Image& img, const DiskUsage& du,
   for (const auto& [p, depth] : order) {
     fmt::print("  {:{}}{} {} ({} {}){}\n", "", depth * 2, p->pid, printable(p->comm),
                p->threads.size(), plural(p->threads.size(), "thread", "threads"),
-               p->zombie ? " zombie" : "");
+               p->zombie    ? " zombie"
+               : p->stopped ? " stopped"
+                            : "");
+  }
+  if (!img.hooks.empty()) {
+    fmt::print("\nhooks (told of the dump, and of the restart after restore)\n");
+    for (const auto& h : img.hooks) fmt::print("  {} {}\n", h.pid, printable(h.name));
+  }
+  if (!img.objects.empty()) {
+    fmt::print("\nshared memory objects (saved once, shared again after restore)\n");
+    for (const auto& o : img.objects) {
+      uint64_t stored = 0;
+      for (const auto& r : o.runs)
+        if (!r.zero) stored += r.npages * image::kPageSize;
+      fmt::print("  {:<12} {:>11} {:>11} stored  {}\n", image::vmaKindName(o.kind),
+                 humanBytes(o.size), humanBytes(stored),
+                 o.kind == image::VmaKind::Sysv
+                     ? fmt::format("shmid {} key {:#x}", o.sysv_id, uint32_t(o.sysv_key))
+                     : printable(o.name));
+    }
   }
 
   fmt::print("\nmemory\n");
@@ -254,6 +273,7 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
     jp["comm"] = p->comm;
     jp["threads"] = p->threads.size();
     jp["zombie"] = p->zombie;
+    jp["stopped"] = p->stopped;
     ordered_json mem = ordered_json::object();
     for (const auto& [kind, m] : memoryOf(*p)) {
       mem[image::vmaKindName(kind)] = {{"mappings", m.mappings},
@@ -293,6 +313,9 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
                    {"stored_bytes", stored},
                    {"zero_pages", zero}};
   out["processes"] = std::move(procs);
+  ordered_json hooks = ordered_json::array();
+  for (const auto& h : img.hooks) hooks.push_back({{"pid", h.pid}, {"name", h.name}});
+  out["hooks"] = std::move(hooks);
   // Paths and comm are bytes, not always UTF-8; a summary may show U+FFFD.
   const std::string text = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stdout);
