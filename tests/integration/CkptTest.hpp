@@ -83,6 +83,31 @@ class CkptTest : public ::testing::Test {
     ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
   }
 
+  // Dump a running program leaving it running; the original must pass its
+  // checks; then restore the image and the restored tree must pass too.
+  void leaveRunningRestoreAndCheck(pid_t pid, const std::string& dir) {
+    ASSERT_NO_FATAL_FAILURE(dump(pid, dir, false));
+    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
+    ASSERT_TRUE(h.reapAll()) << "the original tree left processes behind";
+    pid_t restored;
+    ASSERT_NO_FATAL_FAILURE(restoreDetached(dir, pid, &restored));
+    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  }
+
+  // An image is not consumed by a restore: dump --kill, then restore it twice.
+  void restoreTwiceAndCheck(pid_t pid, const std::string& dir) {
+    auto tree = Harness::treePids(pid);
+    ASSERT_NO_FATAL_FAILURE(dump(pid, dir, true));
+    ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+    for (int round = 1; round <= 2; round++) {
+      SCOPED_TRACE("restore #" + std::to_string(round));
+      pid_t restored;
+      ASSERT_NO_FATAL_FAILURE(restoreDetached(dir, pid, &restored));
+      ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+      ASSERT_TRUE(h.reapAll()) << "the restored tree left processes behind";
+    }
+  }
+
   Harness h;
 };
 

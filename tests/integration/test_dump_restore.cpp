@@ -14,12 +14,7 @@ class DumpRestore : public CkptTest, public ::testing::WithParamInterface<Progra
 
 TEST_P(DumpRestore, LeaveRunning) {
   pid_t pid = h.spawn(GetParam());
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), false));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
-  ASSERT_TRUE(h.reapAll()) << "the original tree left processes behind";
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
 }
 
 TEST_P(DumpRestore, Kill) {
@@ -35,16 +30,7 @@ class RestoreTwice : public CkptTest, public ::testing::WithParamInterface<Progr
 
 TEST_P(RestoreTwice, SameImage) {
   pid_t pid = h.spawn(GetParam());
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
-  for (int round = 1; round <= 2; round++) {
-    SCOPED_TRACE("restore #" + std::to_string(round));
-    pid_t restored;
-    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
-    ASSERT_TRUE(h.reapAll()) << "the restored tree left processes behind";
-  }
+  ASSERT_NO_FATAL_FAILURE(restoreTwiceAndCheck(pid, h.imageDir()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Programs, RestoreTwice,

@@ -145,12 +145,7 @@ class FdKindDumpRestore : public CkptTest, public ::testing::WithParamInterface<
 
 TEST_P(FdKindDumpRestore, LeaveRunning) {
   pid_t pid = h.spawn(GetParam());
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), false));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
-  ASSERT_TRUE(h.reapAll()) << "the original tree left processes behind";
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
 }
 
 TEST_P(FdKindDumpRestore, Kill) {
@@ -166,16 +161,7 @@ class FdKindRestoreTwice : public CkptTest, public ::testing::WithParamInterface
 
 TEST_P(FdKindRestoreTwice, SameImage) {
   pid_t pid = h.spawn(GetParam());
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
-  for (int round = 1; round <= 2; round++) {
-    SCOPED_TRACE("restore #" + std::to_string(round));
-    pid_t restored;
-    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
-    ASSERT_TRUE(h.reapAll()) << "the restored tree left processes behind";
-  }
+  ASSERT_NO_FATAL_FAILURE(restoreTwiceAndCheck(pid, h.imageDir()));
 }
 
 INSTANTIATE_TEST_SUITE_P(FdKinds, FdKindRestoreTwice,

@@ -32,12 +32,7 @@ TEST_F(InetSockets, KillThenRestore) {
 
 TEST_F(InetSockets, LeaveRunningThenRestore) {
   pid_t pid = h.spawn(std::vector<std::string>{programPath("inet_sockets")});
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), false));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
-  ASSERT_TRUE(h.reapAll()) << "the original tree left processes behind";
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
 }
 
 // A TCP listener of this test process on loopback: the server outside the tree.

@@ -30,27 +30,13 @@ TEST_F(UnixSockets, KillThenRestore) {
 
 TEST_F(UnixSockets, LeaveRunningThenRestore) {
   pid_t pid = h.spawn(std::vector<std::string>{programPath("unix_sockets")});
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), false));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
-  ASSERT_TRUE(h.reapAll()) << "the original tree left processes behind";
   // Its socket files are still there, stale: restore takes them over.
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
 }
 
 TEST_F(UnixSockets, RestoreTwice) {
   pid_t pid = h.spawn(std::vector<std::string>{programPath("unix_sockets")});
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
-  for (int round = 1; round <= 2; round++) {
-    SCOPED_TRACE("restore #" + std::to_string(round));
-    pid_t restored;
-    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
-    ASSERT_TRUE(h.reapAll()) << "the restored tree left processes behind";
-  }
+  ASSERT_NO_FATAL_FAILURE(restoreTwiceAndCheck(pid, h.imageDir()));
 }
 
 // A listening socket of this test process: the server outside the tree.
