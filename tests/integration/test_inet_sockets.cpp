@@ -19,21 +19,8 @@ namespace {
 
 class InetSockets : public CkptTest {};
 
-// The program's checks hold without any checkpoint (so a failure below is ckpt's).
-TEST_F(InetSockets, PassesWithoutCheckpoint) {
-  pid_t pid = h.spawn(std::vector<std::string>{programPath("inet_sockets")});
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "inet_sockets"));
-}
-
-TEST_F(InetSockets, KillThenRestore) {
-  pid_t pid = h.spawn(std::vector<std::string>{programPath("inet_sockets")});
-  ASSERT_NO_FATAL_FAILURE(killRestoreAndCheck(pid, h.imageDir()));
-}
-
-TEST_F(InetSockets, LeaveRunningThenRestore) {
-  pid_t pid = h.spawn(std::vector<std::string>{programPath("inet_sockets")});
-  ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
-}
+// Self-check, kill and leave-running runs of this program are with every
+// protocol program (Programs.cpp); here are the ones only it needs.
 
 // A TCP listener of this test process on loopback: the server outside the tree.
 class InetExternal : public CkptTest, public ::testing::WithParamInterface<int> {

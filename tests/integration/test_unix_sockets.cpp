@@ -17,22 +17,8 @@ namespace {
 
 class UnixSockets : public CkptTest {};
 
-// The program's checks hold without any checkpoint (so a failure below is ckpt's).
-TEST_F(UnixSockets, PassesWithoutCheckpoint) {
-  pid_t pid = h.spawn(std::vector<std::string>{programPath("unix_sockets")});
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "unix_sockets"));
-}
-
-TEST_F(UnixSockets, KillThenRestore) {
-  pid_t pid = h.spawn(std::vector<std::string>{programPath("unix_sockets")});
-  ASSERT_NO_FATAL_FAILURE(killRestoreAndCheck(pid, h.imageDir()));
-}
-
-TEST_F(UnixSockets, LeaveRunningThenRestore) {
-  pid_t pid = h.spawn(std::vector<std::string>{programPath("unix_sockets")});
-  // Its socket files are still there, stale: restore takes them over.
-  ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
-}
+// Self-check, kill and leave-running runs of this program are with every
+// protocol program (Programs.cpp); here are the ones only it needs.
 
 TEST_F(UnixSockets, RestoreTwice) {
   pid_t pid = h.spawn(std::vector<std::string>{programPath("unix_sockets")});

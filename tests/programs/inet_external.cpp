@@ -17,19 +17,6 @@
 namespace {
 constexpr int kFd = 42;
 
-std::string readQueued(int fd, size_t n) {
-  std::string out;
-  char buf[64];
-  while (out.size() < n) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 2000) != 1) break;
-    ssize_t r = recv(fd, buf, std::min(sizeof buf, n - out.size()), MSG_DONTWAIT);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
-
 struct Name {
   sockaddr_storage sa{};
   socklen_t len = sizeof sa;
@@ -75,7 +62,7 @@ int main(int argc, char** argv) {
   const bool samePort = mode == "closed-sameport";
   const bool closed = mode == "closed" || samePort;
   CHECK(mode == "alive" || closed, "inet_external.expect says '%s'", mode.c_str());
-  CHECK(readQueued(kFd, 11) == "from-server", "the data queued by the server was lost");
+  CHECK(zdtm::readQueued(kFd, 11) == "from-server", "the data queued by the server was lost");
   Name after = localName(kFd);
   if (!samePort) {  // only the family and address must hold
     reinterpret_cast<sockaddr_in*>(&after.sa)->sin_port = 0;

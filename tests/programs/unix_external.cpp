@@ -16,18 +16,6 @@ namespace {
 constexpr int kFd = 42;
 constexpr int kDgramFd = 43;
 
-std::string readQueued(int fd, size_t n) {
-  std::string out;
-  char buf[64];
-  while (out.size() < n) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 2000) != 1) break;
-    ssize_t r = recv(fd, buf, std::min(sizeof buf, n - out.size()), MSG_DONTWAIT);
-    if (r <= 0) break;
-    out.append(buf, static_cast<size_t>(r));
-  }
-  return out;
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -57,7 +45,7 @@ int main(int argc, char** argv) {
   auto expect = zdtm::readFile(zdtm::testPath("unix_external.expect"));
   const std::string mode = expect ? expect->substr(0, expect->find('\n')) : "";
   CHECK(mode == "alive" || mode == "closed", "unix_external.expect says '%s'", mode.c_str());
-  CHECK(readQueued(kFd, 11) == "from-server", "the data queued by the server was lost");
+  CHECK(zdtm::readQueued(kFd, 11) == "from-server", "the data queued by the server was lost");
   char c;
   if (mode == "alive") {
     CHECK(recv(kFd, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN,

@@ -82,20 +82,6 @@ void sendOrDie(int fd, const std::string& s) {
     zdtm::die("send %zu bytes", s.size());
 }
 
-// Reads exactly n bytes that must be queued already (never waits long).
-std::string readQueued(int fd, size_t n) {
-  std::string out;
-  std::vector<char> buf(n ? n : 1);
-  while (out.size() < n) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 2000) != 1) break;
-    ssize_t r = recv(fd, buf.data(), n - out.size(), MSG_DONTWAIT);
-    if (r <= 0) break;
-    out.append(buf.data(), static_cast<size_t>(r));
-  }
-  return out;
-}
-
 bool nothingMore(int fd) {
   char c;
   return recv(fd, &c, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN;
@@ -133,9 +119,9 @@ void checkMessages(const char* what, int fd, const size_t* sizes, size_t n, uint
 // Data flows both ways on a connected pair.
 void checkFlows(const char* what, int x, int y) {
   CHECK(send(x, "ping", 4, MSG_NOSIGNAL) == 4, "%s: send: %s", what, strerror(errno));
-  CHECK(readQueued(y, 4) == "ping", "%s: ping did not arrive", what);
+  CHECK(zdtm::readQueued(y, 4) == "ping", "%s: ping did not arrive", what);
   CHECK(send(y, "pong!", 5, MSG_NOSIGNAL) == 5, "%s: send back: %s", what, strerror(errno));
-  CHECK(readQueued(x, 5) == "pong!", "%s: pong did not arrive", what);
+  CHECK(zdtm::readQueued(x, 5) == "pong!", "%s: pong did not arrive", what);
 }
 
 }  // namespace
@@ -267,7 +253,7 @@ int main() {
     close(pc[0]);
     sendOrDie(pc[1], "child->parent");
     zdtm::waitForSigusr1(zdtm::Wait::Sigwaitinfo);
-    CHECK(readQueued(pc[1], 13) == "parent->child", "child: the parent's data did not come");
+    CHECK(zdtm::readQueued(pc[1], 13) == "parent->child", "child: the parent's data did not come");
     CHECK(send(pc[1], "child-ack", 9, MSG_NOSIGNAL) == 9, "child: send: %s", strerror(errno));
     _exit(zdtm::finish());
   }
@@ -292,8 +278,8 @@ int main() {
         "a peek at offset 10 returned other bytes");
 
   // Socketpairs: the queued data, in order, with message boundaries.
-  CHECK(readQueued(st[1], streamAB.size()) == streamAB, "stream pair: data A->B differs");
-  CHECK(readQueued(st[0], streamBA.size()) == streamBA, "stream pair: data B->A differs");
+  CHECK(zdtm::readQueued(st[1], streamAB.size()) == streamAB, "stream pair: data A->B differs");
+  CHECK(zdtm::readQueued(st[0], streamBA.size()) == streamBA, "stream pair: data B->A differs");
   CHECK(nothingMore(st[0]) && nothingMore(st[1]), "stream pair: more data than was sent");
   checkMessages("datagram pair A->B", dg[1], kDgramSizes, std::size(kDgramSizes), 100);
   checkMessages("datagram pair B->A", dg[0], kDgramBack, std::size(kDgramBack), 200);
@@ -346,8 +332,10 @@ int main() {
         sockName(accServer, false).c_str());
   CHECK(sockName(accClient, true) == nameOf(listenAddr), "client's peer name is '%s'",
         sockName(accClient, true).c_str());
-  CHECK(readQueued(accClient, 17) == "hello from server", "accepted connection: server data lost");
-  CHECK(readQueued(accServer, 17) == "hello from client", "accepted connection: client data lost");
+  CHECK(zdtm::readQueued(accClient, 17) == "hello from server",
+        "accepted connection: server data lost");
+  CHECK(zdtm::readQueued(accServer, 17) == "hello from client",
+        "accepted connection: client data lost");
   checkFlows("accepted connection", accClient, accServer);
   struct stat sst {};
   CHECK(stat(listenPath.c_str(), &sst) == 0 && S_ISSOCK(sst.st_mode), "%s is not a socket file",
@@ -357,8 +345,8 @@ int main() {
   int b1 = acceptReady(lst);
   int b2 = b1 >= 0 ? acceptReady(lst) : -1;
   if (CHECK(b1 >= 0 && b2 >= 0, "the backlog did not hold two connections (%s)", strerror(errno))) {
-    CHECK(readQueued(b1, 5) == "first", "accept() did not return the first connection first");
-    CHECK(readQueued(b2, 6) == "second", "the second accept() is not the second connection");
+    CHECK(zdtm::readQueued(b1, 5) == "first", "accept() did not return the first connection first");
+    CHECK(zdtm::readQueued(b2, 6) == "second", "the second accept() is not the second connection");
     checkFlows("backlog connection 1", waiting1, b1);
     checkFlows("backlog connection 2", waiting2, b2);
   }
@@ -397,12 +385,12 @@ int main() {
   CHECK(readMessage(dsrv) == "again", "datagram client is not connected to the server");
 
   // Half shut down.
-  CHECK(readQueued(hs[1], 3) == "bye", "half shut down: data lost");
+  CHECK(zdtm::readQueued(hs[1], 3) == "bye", "half shut down: data lost");
   CHECK(recv(hs[1], &c, 1, MSG_DONTWAIT) == 0, "half shut down: no EOF after the data");
   CHECK(send(hs[0], "x", 1, MSG_NOSIGNAL) < 0 && errno == EPIPE,
         "half shut down: writing the shut-down end did not give EPIPE");
   CHECK(send(hs[1], "still", 5, MSG_NOSIGNAL) == 5, "half shut down: the other way is closed");
-  CHECK(readQueued(hs[0], 5) == "still", "half shut down: the other way lost data");
+  CHECK(zdtm::readQueued(hs[0], 5) == "still", "half shut down: the other way lost data");
 
   // Relative path, and the removed socket file.
   CHECK(sockName(rel, false) == nameOf(relAddr), "relative name is '%s'",
@@ -416,7 +404,7 @@ int main() {
         gonePath.c_str());
 
   // Closed peers.
-  CHECK(readQueued(cl[0], 10) == "last words", "closed peer: the data it left is lost");
+  CHECK(zdtm::readQueued(cl[0], 10) == "last words", "closed peer: the data it left is lost");
   CHECK(recv(cl[0], &c, 1, MSG_DONTWAIT) < 0 && errno == ECONNRESET,
         "closed peer: no pending ECONNRESET after the data (%s)", strerror(errno));
   CHECK(recv(cl[0], &c, 1, MSG_DONTWAIT) == 0, "closed peer: no EOF (%s)", strerror(errno));
@@ -432,10 +420,10 @@ int main() {
   CHECK(sockName(lone, true).rfind("<error", 0) == 0, "the unconnected socket has a peer");
 
   // The child.
-  CHECK(readQueued(pc[0], 13) == "child->parent", "parent: the child's data did not come");
+  CHECK(zdtm::readQueued(pc[0], 13) == "child->parent", "parent: the child's data did not come");
   pollfd reply{pc[0], POLLIN, 0};
   poll(&reply, 1, 10000);
-  CHECK(readQueued(pc[0], 9) == "child-ack", "parent: the child did not answer");
+  CHECK(zdtm::readQueued(pc[0], 9) == "child-ack", "parent: the child did not answer");
   int status = 0;
   CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0,
         "child %d status %#x", child, status);

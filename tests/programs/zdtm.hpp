@@ -12,9 +12,11 @@
 #pragma once
 
 #include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -382,6 +384,21 @@ inline bool faults(volatile char* addr, bool write) {
   sigaction(SIGSEGV, &oldSegv, nullptr);
   sigaction(SIGBUS, &oldBus, nullptr);
   return faulted;
+}
+
+// Reads n bytes that must already be queued on a socket (waits at most 2 s
+// per piece); returns what came, which the caller compares.
+inline std::string readQueued(int fd, size_t n) {
+  std::string out;
+  std::vector<char> buf(n ? n : 1);
+  while (out.size() < n) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 2000) != 1) break;
+    ssize_t r = recv(fd, buf.data(), n - out.size(), MSG_DONTWAIT);
+    if (r <= 0) break;
+    out.append(buf.data(), static_cast<size_t>(r));
+  }
+  return out;
 }
 
 }  // namespace zdtm

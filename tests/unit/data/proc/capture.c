@@ -116,8 +116,10 @@ int main(void) {
   pid_t z = fork();
   if (z == 0) _exit(3);
 
-  printf("pid %d zombie %d fds: file %d cloexec-file %d memfd %d signalfd %d eventfd %d timerfd %d inotify %d epoll %d pipe %d %d\n",
-         getpid(), z, fd, fd2, mfd, sfd, efd, tfd, ifd, epfd, pfd[0], pfd[1]);
+  printf(
+      "pid %d zombie %d fds: file %d cloexec-file %d memfd %d signalfd %d eventfd %d timerfd %d "
+      "inotify %d epoll %d pipe %d %d\n",
+      getpid(), z, fd, fd2, mfd, sfd, efd, tfd, ifd, epfd, pfd[0], pfd[1]);
   fflush(stdout);
   for (;;) pause();
 }
