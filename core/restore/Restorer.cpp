@@ -15,6 +15,8 @@
 
 #include "core/hooks/RestartHooks.hpp"
 #include "core/image/ImageReader.hpp"
+#include "core/ipc/FileLocks.hpp"
+#include "core/ipc/SysvIpc.hpp"
 #include "core/restore/MemoryRestorer.hpp"
 #include "core/restore/StateRestorer.hpp"
 #include "core/restore/TreeBuilder.hpp"
@@ -93,16 +95,23 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   ScratchLayout scratch = chooseScratch(img);
   TreeBuilder tree(img, scratch);
   tree.build();
+  // Before the stubs become the processes: set from inside the ones that
+  // used them last, while every stub still has its scratch area to spare.
+  ipc::CreatedSysvObjects sysv;
+  ipc::restoreSysvSems(img, tree, sysv);
+  ipc::restoreSysvMsgs(img, dir, tree, scratch, sysv);
   SharedObjects objects(img, dir);
   FdRestoreContext files{img, dir, {}, {}, {}, &objects};
   for (auto& p : tree.processes()) {
     if (p.img->zombie) continue;
     restoreMemory(p, scratch, img, dir, objects);
     restoreFds(p, scratch, files);
+    ipc::restoreFileLocks(p, scratch, img);
     restoreProcessState(p, scratch);
     restoreThreads(p, scratch, tree);
   }
   objects.finish();
+  sysv.keep();
   for (auto& p : tree.processes())
     for (auto& t : p.threads) {
       pin.unpin(t.tid());
