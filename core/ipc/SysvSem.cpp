@@ -1,6 +1,8 @@
 // SysV semaphore sets: dump (values and last pids through semctl) and
 // restore (same id, values set from inside the processes that set them).
-#include <linux/kcmp.h>
+// SEM_UNDO adjustments are not saved: the kernel shows them nowhere, and
+// kcmp(KCMP_SYSVSEM) cannot tell a process that used SEM_UNDO from any
+// process that ever started a thread (CLONE_SYSVSEM makes the undo list).
 #include <sys/sem.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -24,28 +26,9 @@ union Semun {
   unsigned short* array;
 };
 
-// The kernel does not show SEM_UNDO adjustments anywhere, but kcmp tells
-// whether a process has an undo list at all: ckpt has none to compare with.
-void refuseUndoState(const image::Image& img) {
-  for (pid_t pid : treePids(img)) {
-    long r = syscall(SYS_kcmp, getpid(), pid, KCMP_SYSVSEM, 0, 0);
-    if (r < 0) {
-      log::warn("pid {}: cannot tell whether it holds SysV semaphore undo state (kcmp: {})", pid,
-                strerror(errno));
-      continue;
-    }
-    if (r != 0)
-      throw Error(fmt::format(
-          "pid {} has SysV semaphore undo state (it used semop with SEM_UNDO): the kernel does "
-          "not show the adjustments it would undo at exit, so ckpt cannot save them",
-          pid));
-  }
-}
-
 }  // namespace
 
 void dumpSysvSems(image::Image& img) {
-  refuseUndoState(img);
   std::set<pid_t> tree = treePids(img);
   for (const auto& row : proc::parseSysvipc(proc::readProcFile("/proc/sysvipc/sem"))) {
     image::SysvSemSet s;

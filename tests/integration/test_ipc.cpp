@@ -21,6 +21,18 @@ class Ipc : public CkptTest {
     EXPECT_TRUE(r.status.ok()) << r.describe();
     return r.status.ok() ? nlohmann::json::parse(r.out) : nlohmann::json::object();
   }
+  // Starts `prog`, dumps it with --kill and waits until its pids are free.
+  void spawnAndDumpKilled(const ProgramCase& prog, pid_t* pid, std::vector<pid_t>* tree) {
+    *pid = h.spawn(prog);
+    *tree = Harness::treePids(*pid);
+    ASSERT_NO_FATAL_FAILURE(dump(*pid, h.imageDir(), true));
+    ASSERT_NO_FATAL_FAILURE(expectGone(*pid, *tree));
+  }
+  void restoreAndPass(pid_t pid) {
+    pid_t restored;
+    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  }
   void expectFailed(const CommandResult& r, const std::vector<std::string>& words) {
     EXPECT_EQ(r.status.kind, ExitStatus::Exited) << r.describe();
     EXPECT_NE(r.status.code, 0) << r.describe();
@@ -30,24 +42,13 @@ class Ipc : public CkptTest {
   }
 };
 
-// The kernel does not show SEM_UNDO adjustments: a dump that would lose them
-// is refused, and the program runs on unharmed.
-TEST_F(Ipc, SemUndoStateIsRefused) {
-  pid_t pid = h.spawn({programPath("sysv_sem"), "undo"});
-  auto r = h.runCkpt({"dump", std::to_string(pid), "-o", h.imageDir()});
-  expectFailed(r, {"pid " + std::to_string(pid), "SEM_UNDO"});
-  EXPECT_FALSE(std::filesystem::exists(h.imageDir())) << "a failed dump left an image";
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the program after the refused dump"));
-}
-
 TEST_F(Ipc, InspectListsQueuesAndSemaphores) {
   for (const char* prog : {"sysv_msg", "sysv_sem"}) {
     SCOPED_TRACE(prog);
-    pid_t pid = h.spawn(programCase(prog));
-    auto tree = Harness::treePids(pid);
     std::filesystem::remove_all(h.imageDir());
-    ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-    ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+    pid_t pid;
+    std::vector<pid_t> tree;
+    ASSERT_NO_FATAL_FAILURE(spawnAndDumpKilled(programCase(prog), &pid, &tree));
     auto r = h.runCkpt({"inspect", h.imageDir()});
     ASSERT_TRUE(r.status.ok()) << r.describe();
     auto doc = inspectJson();
@@ -60,19 +61,16 @@ TEST_F(Ipc, InspectListsQueuesAndSemaphores) {
       ASSERT_EQ(doc["sysv_semaphores"].size(), 2u) << doc.dump(2);
     }
     // The restored program removes its objects when it ends.
-    pid_t restored;
-    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+    ASSERT_NO_FATAL_FAILURE(restoreAndPass(pid));
   }
 }
 
 // A queue left from the dump that now holds other messages is not emptied
 // to fit the image: restore refuses, and works once the queue is removed.
 TEST_F(Ipc, LeftQueueWithOtherMessagesIsRefused) {
-  pid_t pid = h.spawn(programCase("sysv_msg"));
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  pid_t pid;
+  std::vector<pid_t> tree;
+  ASSERT_NO_FATAL_FAILURE(spawnAndDumpKilled(programCase("sysv_msg"), &pid, &tree));
   int id = inspectJson()["sysv_message_queues"][0]["msqid"].get<int>();
   struct {
     long type;
@@ -85,18 +83,15 @@ TEST_F(Ipc, LeftQueueWithOtherMessagesIsRefused) {
   EXPECT_FALSE(pidExists(pid)) << "a failed restore left pid " << pid;
   // As the message says: the queue removed, restore makes it anew.
   ASSERT_EQ(msgctl(id, IPC_RMID, nullptr), 0) << strerror(errno);
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(restoreAndPass(pid));
 }
 
 // A lock that someone else took after the dump fails the restore clearly,
 // with nothing of the tree left alive; released, the restore works.
 TEST_F(Ipc, ConflictingLockFailsTheRestore) {
-  pid_t pid = h.spawn(programCase("locks"));
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  pid_t pid;
+  std::vector<pid_t> tree;
+  ASSERT_NO_FATAL_FAILURE(spawnAndDumpKilled(programCase("locks"), &pid, &tree));
   int fd = open((h.workDir() + "/posix").c_str(), O_RDWR | O_CLOEXEC);
   ASSERT_GE(fd, 0) << strerror(errno);
   struct flock fl {};
@@ -110,9 +105,7 @@ TEST_F(Ipc, ConflictingLockFailsTheRestore) {
   EXPECT_TRUE(h.reapAll(Seconds(5))) << "a failed restore left processes";
   for (pid_t p : tree) EXPECT_FALSE(pidExists(p)) << "a failed restore left pid " << p;
   close(fd);
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(restoreAndPass(pid));
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 // SysV semaphores: a keyed set of five and a private set of two, changed by
 // the parent and by a child, so each semaphore has its value and its last
 // pid. After SIGUSR1: same ids, key, mode, values and pids, and the sets
-// still work between the two processes. With the argument "undo" the parent
-// also holds SEM_UNDO state, which the dump must refuse.
+// still work between the two processes.
 #include <sys/sem.h>
 #include <sys/wait.h>
 
@@ -15,8 +14,8 @@ namespace {
 constexpr int kSems = 5;
 const unsigned short kValues[kSems] = {3, 2, 7, 32767, 0};
 
-void op(int id, unsigned short num, short delta, short flags = 0) {
-  sembuf b{num, delta, flags};
+void op(int id, unsigned short num, short delta) {
+  sembuf b{num, delta, 0};
   if (semop(id, &b, 1) != 0) zdtm::die("semop(%d, %u, %d)", id, num, delta);
 }
 
@@ -31,8 +30,7 @@ int childMain(int id) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  bool undo = argc > 1 && std::string(argv[1]) == "undo";
+int main() {
   key_t key = key_t(0x6b710000 | (getpid() & 0xfffff));
   int id = semget(key, kSems, IPC_CREAT | IPC_EXCL | 0640);
   int priv = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
@@ -40,9 +38,6 @@ int main(int argc, char** argv) {
   for (unsigned short i = 0; i < kSems; ++i)
     if (i != 1 && kValues[i]) op(id, i, short(kValues[i]));
   op(priv, 0, 9);
-  if (undo) {
-    op(priv, 1, 1, SEM_UNDO);
-  }
   pid_t child = fork();
   if (child < 0) zdtm::die("fork");
   if (child == 0) {
