@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -212,6 +213,28 @@ void printText(const std::string& dir, const Image& img, const DiskUsage& du,
     }
   }
 
+  if (!img.sysv_sems.empty() || !img.sysv_msgs.empty()) {
+    fmt::print("\nSysV semaphores and message queues (same ids after restore)\n");
+    for (const auto& s : img.sysv_sems)
+      fmt::print("  semid {} key {:#x} mode {:o}: {} {} ({})\n", s.id, uint32_t(s.key), s.mode,
+                 s.values.size(), plural(s.values.size(), "semaphore", "semaphores"),
+                 fmt::join(s.values, " "));
+    for (const auto& q : img.sysv_msgs)
+      fmt::print("  msqid {} key {:#x} mode {:o}: {} {}, {}\n", q.id, uint32_t(q.key), q.mode,
+                 q.messages.size(), plural(q.messages.size(), "message", "messages"),
+                 humanBytes(q.data_size));
+  }
+  if (!img.locks.empty()) {
+    fmt::print("\nfile locks (taken again at restore)\n");
+    for (const auto& l : img.locks) {
+      std::string range = l.kind == image::LockKind::Flock ? "whole file"
+                          : l.len ? fmt::format("bytes {}-{}", l.start, l.start + l.len - 1)
+                                  : fmt::format("bytes {}-end", l.start);
+      fmt::print("  {} fd {}: {} {} lock, {}\n", l.pid, l.fd, image::lockKindName(l.kind),
+                 l.write ? "write" : "read", range);
+    }
+  }
+
   fmt::print("\nmemory\n");
   for (const auto& [p, depth] : order) {
     if (p->vmas.empty()) continue;
@@ -316,6 +339,27 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
   ordered_json hooks = ordered_json::array();
   for (const auto& h : img.hooks) hooks.push_back({{"pid", h.pid}, {"name", h.name}});
   out["hooks"] = std::move(hooks);
+  ordered_json sems = ordered_json::array();
+  for (const auto& s : img.sysv_sems)
+    sems.push_back({{"semid", s.id}, {"key", s.key}, {"mode", s.mode}, {"values", s.values}});
+  out["sysv_semaphores"] = std::move(sems);
+  ordered_json queues = ordered_json::array();
+  for (const auto& q : img.sysv_msgs)
+    queues.push_back({{"msqid", q.id},
+                      {"key", q.key},
+                      {"mode", q.mode},
+                      {"messages", q.messages.size()},
+                      {"bytes", q.data_size}});
+  out["sysv_message_queues"] = std::move(queues);
+  ordered_json locks = ordered_json::array();
+  for (const auto& l : img.locks)
+    locks.push_back({{"pid", l.pid},
+                     {"fd", l.fd},
+                     {"kind", image::lockKindName(l.kind)},
+                     {"write", l.write},
+                     {"start", l.start},
+                     {"len", l.len}});
+  out["locks"] = std::move(locks);
   // Paths and comm are bytes, not always UTF-8; a summary may show U+FFFD.
   const std::string text = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stdout);
