@@ -18,6 +18,7 @@ struct DumpOptions {
   double hookTimeout = 10;                       // --hook-timeout SECONDS
   bool tcpClose = false;                         // --tcp-close
   bool shellJob = false;                         // --shell-job
+  bool json = false;                             // --json: a summary for scripts
 };
 
 struct RestoreOptions {
@@ -26,11 +27,13 @@ struct RestoreOptions {
   std::map<std::string, std::string> hookOptions;  // --hook-option KEY=VALUE
   double hookTimeout = 10;                         // --hook-timeout SECONDS
   bool shellJob = false;                           // --shell-job
+  bool json = false;                               // --json (with --detach)
 };
 
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
 int inspectCommand(const std::string& dir, bool json);
+int lsCommand(const std::string& folder, bool json);
 int checkCommand(bool json);
 
 }  // namespace ckpt::cli

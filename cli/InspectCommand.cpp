@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "cli/Commands.hpp"
+#include "cli/DiskUsage.hpp"
+#include "cli/Format.hpp"
 #include "core/image/ImageReader.hpp"
 #include "core/image/Manifest.hpp"
 #include "core/image/Model.hpp"
@@ -42,26 +44,6 @@ struct MemoryByKind {
   uint64_t stored = 0;  // bytes in the page file
   uint64_t zero_pages = 0;
 };
-
-struct DiskUsage {
-  uint64_t files = 0;
-  uint64_t bytes = 0;  // apparent sizes
-  uint64_t disk = 0;   // allocated blocks
-};
-
-DiskUsage diskUsage(const std::string& dir) {
-  DiskUsage u;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    struct stat st;
-    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    ++u.files;
-    u.bytes += static_cast<uint64_t>(st.st_size);
-    u.disk += static_cast<uint64_t>(st.st_blocks) * 512;
-  }
-  if (ec) throw SysError("list " + dir, ec.value());
-  return u;
-}
 
 std::map<VmaKind, MemoryByKind> memoryOf(const Process& p) {
   std::map<VmaKind, MemoryByKind> m;
@@ -124,25 +106,6 @@ std::string printable(const std::string& s) {
       out += ch;
   }
   return out;
-}
-
-std::string humanBytes(uint64_t n) {
-  if (n < 1024) return fmt::format("{} B", n);
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = static_cast<double>(n) / 1024;
-  size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(units)) v /= 1024, ++u;
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
-
-std::string localTime(int64_t unix) {
-  const auto t = static_cast<time_t>(unix);
-  struct tm tm;
-  if (!localtime_r(&t, &tm)) return fmt::format("unix {}", unix);
-  char buf[64];
-  if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
-    return fmt::format("unix {}", unix);
-  return buf;
 }
 
 const char* plural(size_t n, const char* one, const char* many) {

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
   dumpCmd->add_flag("--tcp-close", dump.tcpClose,
                     "Restore every TCP connection to outside the tree as closed by its peer");
+  dumpCmd->add_flag("--json", dump.json,
+                    "Print a summary for scripts (image, processes, sizes, times)");
   dumpCmd->add_flag("--shell-job", dump.shellJob,
                     "The tree runs on the terminal it was started from (outside the tree): "
                     "save it as the user's terminal, for `restore --shell-job`");
@@ -63,6 +65,8 @@ int main(int argc, char** argv) {
                  "Give the tree this terminal, as its foreground job (images dumped with "
                  "--shell-job, or of `ckpt run`)")
       ->excludes("--detach");
+  restoreCmd->add_flag("--json", restore.json, "With --detach: print the root pid and more as JSON")
+      ->needs("--detach");
   restoreCmd
       ->add_option_function<std::vector<std::string>>(
           "--hook-option",
@@ -88,6 +92,13 @@ int main(int argc, char** argv) {
   inspectCmd->add_option("dir", inspectDir, "Image directory")->required();
   inspectCmd->add_flag("--json", inspectJson, "Machine-readable output");
 
+  std::string lsDir = ".";
+  bool lsJson = false;
+  auto* lsCmd = app.add_subcommand(
+      "ls", "List the images in DIR (default: here): time, kind, command, size, thumbnail");
+  lsCmd->add_option("dir", lsDir, "Folder holding images");
+  lsCmd->add_flag("--json", lsJson, "Machine-readable output");
+
   bool checkJson = false;
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
@@ -101,6 +112,7 @@ int main(int argc, char** argv) {
     if (*dumpCmd) return cli::dumpCommand(dump);
     if (*restoreCmd) return cli::restoreCommand(restore);
     if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson);
+    if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
     if (*checkCmd) return cli::checkCommand(checkJson);
   } catch (const Error& e) {
     std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
