@@ -19,6 +19,20 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("-v,--verbose", verbosity, "More messages (repeat for debug)");
   app.add_flag("-q,--quiet", quiet, "Only errors");
+  app.footer(R"help(Examples:
+  ckpt dump 4242 -o job.img --kill        save a process tree, then stop it
+  ckpt restore job.img                    bring it back, in the foreground
+  ckpt dump "$(tmux display -p '#{pid}')" -o tmux.img --kill
+  ckpt restore tmux.img --detach && tmux attach
+  ckpt dump "$(pgrep -n vim)" -o vim.img --shell-job --kill
+  ckpt restore vim.img --shell-job        vim again, in this terminal
+  ckpt ls                                 the images here
+
+Exit status: 0 success; 1 failure (the message names what failed and on
+which pid, fd or file; a failed dump leaves the program running, a failed
+restore leaves nothing running); 2 bad command line. A foreground restore
+exits with the restored root's status (128+N if killed by signal N).
+`ckpt COMMAND --help` describes each command.)help");
 
   cli::DumpOptions dump;
   auto* dumpCmd = app.add_subcommand("dump", "Checkpoint the process tree rooted at PID into DIR");
@@ -55,6 +69,14 @@ int main(int argc, char** argv) {
                    "Seconds each program's hook has to answer (default 10)")
       ->check(CLI::Range(0.001, 86400.0));
 
+  dumpCmd->footer(R"help(Examples:
+  ckpt dump 4242 -o job.img                 save, leave it running
+  ckpt dump 4242 -o job.img --kill          save, then stop it
+  ckpt dump 4242 -o job.img --external 4242:5   fd 5 is a connection to a
+                                            server outside: restore it closed
+  ckpt dump "$(pgrep -n htop)" -o h.img --shell-job --kill
+                                            a program on this terminal)help");
+
   cli::RestoreOptions restore;
   auto* restoreCmd = app.add_subcommand("restore", "Restore the process tree saved in DIR");
   restoreCmd->add_option("dir", restore.dir, "Image directory")->required();
@@ -86,6 +108,12 @@ int main(int argc, char** argv) {
                    "Seconds each program's hook has to answer (default 10)")
       ->check(CLI::Range(0.001, 86400.0));
 
+  restoreCmd->footer(R"help(Examples:
+  ckpt restore job.img                      foreground; Ctrl-C reaches the program
+  ckpt restore job.img --detach             print the root pid, return
+  ckpt restore vim.img --shell-job          take this terminal, redraw the screen
+  ckpt restore app.img --hook-option display=:2   tell the program's hook)help");
+
   std::string inspectDir;
   bool inspectJson = false;
   auto* inspectCmd = app.add_subcommand("inspect", "Show what an image holds");
@@ -103,7 +131,12 @@ int main(int argc, char** argv) {
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here too, with 0; every mistake exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   log::setLevel(quiet            ? log::Level::Error
                 : verbosity >= 2 ? log::Level::Debug
                 : verbosity == 1 ? log::Level::Info
