@@ -18,6 +18,7 @@ struct DumpOptions {
   double hookTimeout = 10;                       // --hook-timeout SECONDS
   bool tcpClose = false;                         // --tcp-close
   bool shellJob = false;                         // --shell-job
+  bool unixClose = false;                        // --unix-close
   bool json = false;                             // --json: a summary for scripts
 };
 

@@ -19,7 +19,8 @@ int dumpCommand(const DumpOptions& opts) {
                   opts.externals,
                   std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)),
                   opts.tcpClose,
-                  opts.shellJob};
+                  opts.shellJob,
+                  opts.unixClose};
   DumpSummary s = dumpTree(req);
   if (opts.json) {
     nlohmann::json j{{"image", std::filesystem::absolute(opts.dir).string()},

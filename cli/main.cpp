@@ -59,6 +59,9 @@ exits with the restored root's status (128+N if killed by signal N).
       ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
   dumpCmd->add_flag("--tcp-close", dump.tcpClose,
                     "Restore every TCP connection to outside the tree as closed by its peer");
+  dumpCmd->add_flag("--unix-close", dump.unixClose,
+                    "Restore every unix socket connected outside the tree as closed by its "
+                    "peer (a server's clients: tmux's attached clients)");
   dumpCmd->add_flag("--json", dump.json,
                     "Print a summary for scripts (image, processes, sizes, times)");
   dumpCmd->add_flag("--shell-job", dump.shellJob,

@@ -87,6 +87,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   FdDumpContext fds{img, writer, {}, externals};
   fds.tcpClose = req.tcpClose;
   fds.shellJob = req.shellJob;
+  fds.unixClose = req.unixClose;
   auto& frozen = freezer.processes();
   for (auto& fp : frozen) {
     image::Process p;
