@@ -4,6 +4,7 @@
 #   make demo         build, then run the main demo (demos/run-demo.sh)
 #   make bench        build, then run the benchmarks (build/bin/bench_*)
 #   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
+#   make deb          build a Debian package (build/ckpt_VERSION_amd64.deb)
 #   make format       clang-format every C++ source
 #   make clean        remove build/
 # Warnings are errors when CI is set in the environment (as CI does), or with WERROR=ON.
@@ -19,7 +20,7 @@ NPROC   := $(shell nproc)
 # cmake drives its own make: keep this make's job server and flags out of it.
 CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
 
-.PHONY: all deps configure build check demo bench install format clean
+.PHONY: all deps configure build check demo bench install deb format clean
 
 all: build
 
@@ -49,6 +50,9 @@ bench: build
 
 install: build
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD) --prefix "$(PREFIX)"
+
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 format:
 	find . \( -path './build*' -o -path ./.git \) -prune -o -type f \

@@ -10,8 +10,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libxxhash-dev libzstd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
-  # formatting (`make format`)
-  clang-format
+  # formatting (`make format`), the manual page, bash completion (tested)
+  clang-format help2man bash-completion
   # demos and the programs the tests drive
   python3 procps bash coreutils
   # the real servers of the core tests (Xvfb with xlogo and xclock; xwd, xwininfo)
