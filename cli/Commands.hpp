@@ -26,9 +26,15 @@ struct RestoreOptions {
   double hookTimeout = 10;                         // --hook-timeout SECONDS
 };
 
+struct RunOptions {
+  std::vector<std::string> command;  // CMD [ARGS...]
+  std::string pidfile;               // --pidfile F
+};
+
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
 int inspectCommand(const std::string& dir, bool json);
 int checkCommand(bool json);
+int runCommand(const RunOptions& opts);
 
 }  // namespace ckpt::cli

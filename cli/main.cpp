@@ -82,6 +82,22 @@ int main(int argc, char** argv) {
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
 
+  cli::RunOptions run;
+  auto* runCmd = app.add_subcommand(
+      "run", "Run CMD on a terminal of its own that ckpt can repaint after a restore");
+  runCmd->add_option("--pidfile", run.pidfile,
+                     "Write ckpt run's pid (the root of the tree to dump) to this file");
+  runCmd->add_option("command", run.command, "CMD [ARGS...], after -- when CMD has options")
+      ->required();
+  runCmd->positionals_at_end();  // everything from CMD on is CMD's, its options included
+  runCmd->footer(
+      "Example:\n"
+      "  ckpt run --pidfile /tmp/vim.pid -- vim notes.txt\n"
+      "  ckpt dump $(cat /tmp/vim.pid) -o /var/tmp/vim.img --kill     (from another terminal)\n"
+      "  ckpt restore --shell-job /var/tmp/vim.img                     (in any terminal)\n"
+      "ckpt run exits with CMD's status once CMD has exited and no process holds its\n"
+      "terminal any more. It is a child subreaper: daemons that CMD starts stay in its tree.\n");
+
   CLI11_PARSE(app, argc, argv);
   log::setLevel(quiet            ? log::Level::Error
                 : verbosity >= 2 ? log::Level::Debug
@@ -92,6 +108,7 @@ int main(int argc, char** argv) {
     if (*restoreCmd) return cli::restoreCommand(restore);
     if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson);
     if (*checkCmd) return cli::checkCommand(checkJson);
+    if (*runCmd) return cli::runCommand(run);
   } catch (const Error& e) {
     std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
                  e.what());

@@ -60,7 +60,7 @@ class Painter {
     if (m.altScreen && ti_.has("smcup")) {
       if (const auto& primary = model_.primaryBehindAlt()) {
         paint(*primary);
-        cup(primary->cursorRow, primary->cursorCol);
+        cup(std::min(primary->cursorRow, rows_ - 1), std::min(primary->cursorCol, cols_ - 1));
       }
       setStyle(Style{});
       emit(ti_.str("smcup"));

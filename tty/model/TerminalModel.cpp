@@ -64,7 +64,7 @@ void TerminalModel::resize(int rows, int cols) {
   tracker_.resize(rows, cols);
   rows_ = rows;
   cols_ = cols;
-  primary_.reset();  // a resized primary screen is redrawn by the program anyway
+  // The kept primary screen stays as it was: a repaint draws what fits.
 }
 
 Cell TerminalModel::cell(int row, int col) const {
