@@ -14,8 +14,8 @@ PACKAGES=(
   clang-format
   # demos and the programs the tests drive
   python3 procps bash coreutils
-  # tty layer (and the terminals and programs its tests drive)
-  tmux screen libvterm-dev libncurses-dev vim less
+  # tty layer, and the terminal programs its tests run
+  tmux screen libvterm-dev libncurses-dev vim less htop
   # x11proxy layer (to come): libxcb1-dev xcb-proto python3-xcbgen xvfb x11-apps xterm
   # vnc layer (to come):      tigervnc-standalone-server libvncserver-dev
 )

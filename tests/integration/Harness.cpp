@@ -320,6 +320,10 @@ std::vector<pid_t> Harness::treePids(pid_t root) {
 RunningCommand Harness::startCkpt(const std::vector<std::string>& args) {
   std::vector<std::string> argv{ckptBinary()};
   argv.insert(argv.end(), args.begin(), args.end());
+  return start(argv);
+}
+
+RunningCommand Harness::start(const std::vector<std::string>& argv) {
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) fail("pipe2");
   CArgs cargv(argv);
@@ -332,7 +336,7 @@ RunningCommand Harness::startCkpt(const std::vector<std::string>& args) {
     dup2(out[1], 1);
     dup2(err[1], 2);
     syscall(SYS_close_range, 3, ~0U, 0);
-    execv(cargv.get()[0], cargv.get());
+    execvp(cargv.get()[0], cargv.get());
     childWrite(2, "exec failed: ", cargv.get()[0]);
     _exit(127);
   }
@@ -341,7 +345,7 @@ RunningCommand Harness::startCkpt(const std::vector<std::string>& args) {
   return {pid, out[0], err[0], joinCmdline(argv)};
 }
 
-CommandResult Harness::finishCkpt(RunningCommand& cmd, Clock::duration timeout) {
+CommandResult Harness::finish(RunningCommand& cmd, Clock::duration timeout) {
   auto deadline = Clock::now() + timeout;
   CommandResult res;
   res.cmdline = cmd.cmdline;
@@ -383,7 +387,12 @@ CommandResult Harness::finishCkpt(RunningCommand& cmd, Clock::duration timeout) 
 
 CommandResult Harness::runCkpt(const std::vector<std::string>& args, Clock::duration timeout) {
   RunningCommand cmd = startCkpt(args);
-  return finishCkpt(cmd, timeout);
+  return finish(cmd, timeout);
+}
+
+CommandResult Harness::run(const std::vector<std::string>& argv, Clock::duration timeout) {
+  RunningCommand cmd = start(argv);
+  return finish(cmd, timeout);
 }
 
 std::string Harness::log() const {

@@ -85,7 +85,11 @@ class Harness {
   // Runs `ckpt args...`, capturing stdout and stderr; kills it on timeout.
   CommandResult runCkpt(const std::vector<std::string>& args, Clock::duration timeout = kTimeout);
   RunningCommand startCkpt(const std::vector<std::string>& args);
-  CommandResult finishCkpt(RunningCommand& cmd, Clock::duration timeout = kTimeout);
+  // The same for any program (argv[0] a path, or a name looked up in PATH).
+  CommandResult run(const std::vector<std::string>& argv, Clock::duration timeout = kTimeout);
+  RunningCommand start(const std::vector<std::string>& argv);
+  // Collects the output and status of a started command (ckpt or any).
+  CommandResult finish(RunningCommand& cmd, Clock::duration timeout = kTimeout);
 
   // The pids of root and all its descendants (from /proc/PID/task/TID/children).
   static std::vector<pid_t> treePids(pid_t root);

@@ -65,11 +65,11 @@ class ForegroundRestore : public CkptTest {
              processState(root) == 'S';
     });
     if (processState(ckpt) == 'Z') {
-      auto r = h.finishCkpt(*cmd);
+      auto r = h.finish(*cmd);
       FAIL() << "foreground restore exited before the tree ran\n" << r.describe();
     }
     if (!running) {
-      auto r = h.finishCkpt(*cmd, Seconds(1));
+      auto r = h.finish(*cmd, Seconds(1));
       FAIL() << "the restored root " << root << " never ran untraced in state S\n" << r.describe();
     }
   }
@@ -80,7 +80,7 @@ TEST_F(ForegroundRestore, ExitsWithTheRootStatus) {
   pid_t pid;
   ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
   ASSERT_EQ(kill(pid, SIGUSR1), 0);
-  auto r = h.finishCkpt(cmd);
+  auto r = h.finish(cmd);
   EXPECT_TRUE(r.status.ok()) << "ckpt restore must exit with the root's status (0)\n"
                              << r.describe();
   EXPECT_FALSE(pidExists(pid)) << "the restored root is still there";
@@ -91,7 +91,7 @@ TEST_F(ForegroundRestore, ReportsAKilledRoot) {
   pid_t pid;
   ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
   ASSERT_EQ(kill(pid, SIGKILL), 0);
-  auto r = h.finishCkpt(cmd);
+  auto r = h.finish(cmd);
   EXPECT_EQ(r.status.kind, ExitStatus::Exited) << r.describe();
   EXPECT_NE(r.status.code, 0) << "a root killed by SIGKILL must not look like success "
                                  "(shell convention: 137)\n"
