@@ -75,10 +75,12 @@ int RunLoop::run() {
       if (errno == EINTR) continue;
       throwErrno("poll");
     }
+    // Signals first: a window size change the user made before typing
+    // reaches the program before what was typed.
+    if (fds[signalsAt].revents & POLLIN) handleSignals();
     if (masterAt >= 0 && fds[masterAt].revents & (POLLIN | POLLHUP | POLLERR)) readMaster();
     if (masterAt >= 0 && masterOpen_ && fds[masterAt].revents & POLLOUT) writeMaster();
     if (outerAt >= 0 && fds[outerAt].revents & (POLLIN | POLLHUP | POLLERR)) readOuter();
-    if (fds[signalsAt].revents & POLLIN) handleSignals();
     if (fds[hookAt].revents & POLLIN) hook_.dispatch();
   }
   return status_;

@@ -1,0 +1,235 @@
+// `ckpt run` in a real terminal (a tmux pane as the user's terminal): output,
+// input, exit status, the user's modes, window size changes, daemons kept in
+// the tree, the pid file, and its checkpoint hook driven as ckpt would.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "Terminal.hpp"
+#include "core/hooks/HookClient.hpp"
+#include "tty/model/TerminalModel.hpp"
+
+namespace ckpt::test {
+namespace {
+
+using Json = nlohmann::json;
+
+// Single quotes for /bin/sh.
+std::string quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+class RunTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (HasFailure()) {
+      std::cerr << h.report();
+      if (tmux) std::cerr << "pane:\n" << tmux->capture("main", false) << "\n";
+    }
+  }
+
+  // A pane of cols x rows whose shell notes its modes, runs `ckpt run`
+  // with the pid file and `inner` (a /bin/sh script), then prints ckpt's
+  // status and notes its modes again.
+  void start(const std::string& inner, int cols = 80, int rows = 24) {
+    const std::string d = h.dir();
+    std::string pane = "stty -g > " + d + "/modes.before; " + ckptBinary() + " run --pidfile " +
+                       pidFile() + " -- sh -c " + quote(inner) +
+                       "; echo ckpt-status=$?; stty -g > " + d +
+                       "/modes.after; echo modes-noted; exec cat";
+    tmux = std::make_unique<TmuxServer>(h, d + "/tmux.sock", "main", cols, rows, pane);
+  }
+
+  std::string pidFile() const { return h.dir() + "/run.pid"; }
+
+  // The pid of `ckpt run`, from its pid file once it is written.
+  pid_t runPid() {
+    pid_t pid = -1;
+    EXPECT_TRUE(waitUntil([&] {
+      std::string s = readFile(pidFile());
+      if (s.empty() || s.back() != '\n') return false;
+      pid = std::stoi(s);
+      return true;
+    })) << "no pid file";
+    return pid;
+  }
+
+  // Resizes the pane and waits until its terminal has the size (tmux may
+  // defer the change a little).
+  void resize(int cols, int rows) {
+    tmux->resize("main", cols, rows);
+    const std::string want = std::to_string(rows) + " " + std::to_string(cols) + "\n";
+    ASSERT_TRUE(waitUntil([&] {
+      return h.run({"stty", "-F", tmux->paneTty("main"), "size"}).out == want;
+    })) << "the pane did not get the size "
+        << want;
+  }
+
+  bool waitFor(const std::string& text) { return tmux->waitForText("main", text); }
+
+  Harness h;
+  std::unique_ptr<TmuxServer> tmux;
+};
+
+pid_t parentOf(pid_t pid) {
+  std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  int ppid = -1;
+  char state;
+  std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid);
+  return ppid;
+}
+
+// Two captures (capture-pane -e) show the same cells: text, colours and
+// attributes. The escapes of a capture depend on how the screen was drawn,
+// so both are drawn into a model and compared cell by cell.
+void expectSameCells(const std::string& want, const std::string& got, int rows, int cols) {
+  auto draw = [&](const std::string& capture) {
+    auto m = std::make_unique<tty::TerminalModel>(rows, cols);
+    std::string text;
+    for (char c : capture) text += c == '\n' ? std::string("\033[0m\r\n") : std::string(1, c);
+    m->feed(text);
+    return m;
+  };
+  auto w = draw(want), g = draw(got);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      tty::Cell a = w->cell(r, c), b = g->cell(r, c);
+      EXPECT_TRUE(a.chars == b.chars && a.style == b.style)
+          << "cell " << r << "," << c << " differs:\n"
+          << want << "\n---\n"
+          << got;
+      if (::testing::Test::HasFailure()) return;
+    }
+}
+
+TEST_F(RunTest, ShowsOutputTakesInputExitsWithStatusAndPutsModesBack) {
+  start("printf '\\033[1;31mbold red\\033[0m\\n'; stty size; tty; read x; echo got:$x; exit 7");
+  ASSERT_TRUE(waitFor("24 80"));
+  pid_t run = runPid();
+  ASSERT_GT(run, 0);
+  EXPECT_NE(readFile("/proc/" + std::to_string(run) + "/cmdline").find("run"), std::string::npos);
+  EXPECT_NE(tmux->capture("main").find("\033[1m\033[31mbold red"), std::string::npos)
+      << tmux->capture("main");
+  // The program runs on a terminal of its own, not the pane's.
+  EXPECT_EQ(tmux->capture("main", false).find(tmux->paneTty("main")), std::string::npos);
+  // The user's terminal is raw while ckpt run runs.
+  std::string raw = h.run({"stty", "-a", "-F", tmux->paneTty("main")}).out;
+  EXPECT_NE(raw.find("-icanon"), std::string::npos) << raw;
+  EXPECT_NE(raw.find("-echo "), std::string::npos) << raw;
+
+  tmux->sendText("main", "abc");
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("got:abc"));
+  ASSERT_TRUE(waitFor("ckpt-status=7"));
+  ASSERT_TRUE(waitFor("modes-noted"));
+  EXPECT_EQ(readFile(h.dir() + "/modes.before"), readFile(h.dir() + "/modes.after"));
+  EXPECT_FALSE(std::filesystem::exists(pidFile())) << "the pid file outlives ckpt run";
+}
+
+TEST_F(RunTest, ResizingTheUsersTerminalResizesTheProgramsTerminal) {
+  start("stty size; read x; stty size; read y; stty size; read z");
+  ASSERT_TRUE(waitFor("24 80"));
+  ASSERT_NO_FATAL_FAILURE(resize(100, 30));
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("30 100"));
+  ASSERT_NO_FATAL_FAILURE(resize(60, 20));
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("20 60"));
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("ckpt-status=0"));
+}
+
+TEST_F(RunTest, ADaemonOfTheCommandStaysInItsTree) {
+  // The daemon's parent exits at once: it is orphaned, and the nearest
+  // subreaper, ckpt run, takes it.
+  const std::string daemonPid = h.dir() + "/daemon.pid";
+  start("(setsid sh -c 'echo $$ > " + daemonPid +
+        "; exec sleep 1000' </dev/null >/dev/null 2>&1 &); echo started; read x");
+  ASSERT_TRUE(waitFor("started"));
+  pid_t run = runPid();
+  pid_t daemon = -1;
+  ASSERT_TRUE(waitUntil([&] {
+    std::string s = readFile(daemonPid);
+    if (s.empty() || s.back() != '\n') return false;
+    daemon = std::stoi(s);
+    return parentOf(daemon) == run;
+  })) << "daemon "
+      << daemon << " has parent " << parentOf(daemon) << ", ckpt run is " << run;
+  auto tree = Harness::treePids(run);
+  EXPECT_NE(std::find(tree.begin(), tree.end(), daemon), tree.end());
+  // It holds no terminal: ckpt run ends with the command.
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("ckpt-status=0"));
+  kill(daemon, SIGKILL);
+}
+
+TEST_F(RunTest, AnswersPreDumpAndRepaintsWhenRestarted) {
+  start(
+      "printf '\\033[2J\\033[H\\033[1mtitle\\033[0m\\n\\033[32mgreen\\033[0m "
+      "\\033[7mreversed\\033[0m\\n"
+      "\\033[10;20Hmiddle\\033[4;1H'; trap '' WINCH; read x; stty size; read y");
+  ASSERT_TRUE(waitFor("middle"));
+  pid_t run = runPid();
+  const std::string before = tmux->capture("main");
+
+  auto deadline = [] { return hooks::Clock::now() + std::chrono::seconds(10); };
+  const std::string name = "ckpt-hook:run:" + std::to_string(run);
+  {
+    auto c = hooks::HookClient::connect(name, deadline());
+    c.send(R"({"event":"pre-dump","image":"/nonexistent","kill":false})", deadline());
+    Json reply = Json::parse(c.receive(deadline()));
+    EXPECT_EQ(reply["ok"], true) << reply;
+    EXPECT_EQ(reply["external"], Json::array({0, 1, 2})) << reply;
+    c.send(R"({"event":"resumed"})", deadline());
+  }
+  // A terminal that shows nothing of the program, of another size: what
+  // `ckpt restore --shell-job` gives the restored tree.
+  ASSERT_NO_FATAL_FAILURE(resize(70, 20));
+  tmux->tmux({"send-keys", "-R", "-t", "main"});
+  tmux->tmux({"clear-history", "-t", "main"});
+  ASSERT_TRUE(
+      waitUntil([&] { return tmux->capture("main", false).find("middle") == std::string::npos; }));
+  {
+    auto c = hooks::HookClient::connect(name, deadline());
+    c.send(R"({"event":"restarted","options":{"shell-job":"1","TERM":"screen"}})", deadline());
+    Json reply = Json::parse(c.receive(deadline()));
+    EXPECT_EQ(reply["ok"], true) << reply;
+  }
+  ASSERT_TRUE(waitFor("middle"));
+  expectSameCells(before, tmux->capture("main"), 20, 70);
+  // The program (which ignores SIGWINCH) has the new size, and the user's
+  // terminal is raw again.
+  std::string raw = h.run({"stty", "-a", "-F", tmux->paneTty("main")}).out;
+  EXPECT_NE(raw.find("-icanon"), std::string::npos) << raw;
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("20 70"));
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("ckpt-status=0"));
+}
+
+TEST_F(RunTest, RefusesACommandThatCannotRun) {
+  auto r = h.runCkpt({"run", "--", "/nonexistent/program"});
+  EXPECT_TRUE(r.status.exitedWith(1)) << r.describe();
+  EXPECT_NE(r.err.find("cannot run '/nonexistent/program'"), std::string::npos) << r.err;
+}
+
+TEST_F(RunTest, WorksWithoutATerminal) {
+  // stdin /dev/null, stdout a pipe: a 24x80 terminal, and EOF reaches the program.
+  auto r = h.runCkpt({"run", "--", "sh", "-c", "stty size; cat; echo after-eof; exit 3"});
+  EXPECT_TRUE(r.status.exitedWith(3)) << r.describe();
+  EXPECT_NE(r.out.find("24 80"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("after-eof"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace ckpt::test
