@@ -10,6 +10,7 @@
 #include "tty/model/Repaint.hpp"
 #include "tty/model/TerminalModel.hpp"
 #include "tty/model/Terminfo.hpp"
+#include "tty/run/Restart.hpp"
 
 namespace ckpt::tty {
 namespace {
@@ -248,6 +249,52 @@ TEST(TtyModel, DropsRepliesThatTheUsersTerminalGives) {
   m.feed("ab\033[6n\033[c");
   EXPECT_EQ(text(m, 0), "ab");
   EXPECT_EQ(m.cursor().col, 2);
+}
+
+}  // namespace
+}  // namespace ckpt::tty
+
+namespace ckpt::tty {
+namespace {
+
+TEST(TtyRestart, ReadsTheRestoreOptions) {
+  RestartOptions o = parseRestartOptions(R"({"shell-job":"1","TERM":"tmux-256color","x":"y"})");
+  EXPECT_TRUE(o.shellJob);
+  EXPECT_EQ(o.term, "tmux-256color");
+  o = parseRestartOptions("{}");
+  EXPECT_FALSE(o.shellJob);
+  EXPECT_EQ(o.term, "");
+  EXPECT_FALSE(parseRestartOptions(R"({"shell-job":"0"})").shellJob);
+}
+
+TEST(TtyRestart, RedrawsTheModelAtTheNewTerminalsSize) {
+  // vim-like: alternate screen, a scroll region, application keys; the new
+  // terminal is smaller and of another type.
+  for (const char* term : kTerms) {
+    TerminalModel copy(30, 100);
+    copy.feed(
+        "$ vim\r\n\033[?1049h\033[?1h\033=\033[1;29r\033[H\033[2J~\r\n~\r\n\033[30;1H"
+        "\033[7m-- VISUAL --\033[0m\033[2;1H\033[44mselected\033[0m");
+    std::string bytes = redrawOnNewTerminal(copy, term, WindowSize{20, 70});
+    EXPECT_EQ(copy.rows(), 20);
+    EXPECT_EQ(copy.cols(), 70);
+    TerminalModel fresh(20, 70);
+    fresh.feed(bytes);
+    SCOPED_TRACE(term);
+    Terminfo ti(term);
+    expectSameScreen(copy, fresh, ti, 20, 70);
+    EXPECT_EQ(copy.modes(), fresh.modes());
+    EXPECT_EQ(copy.cursor().row, fresh.cursor().row);
+    EXPECT_EQ(copy.cursor().col, fresh.cursor().col);
+  }
+}
+
+TEST(TtyRestart, AnUnknownTermChangesNothing) {
+  TerminalModel m(10, 20);
+  m.feed("kept");
+  EXPECT_THROW(redrawOnNewTerminal(m, "no-such-terminal-xyz", WindowSize{5, 5}), Error);
+  EXPECT_EQ(m.rows(), 10);
+  EXPECT_EQ(text(m, 0), "kept");
 }
 
 }  // namespace

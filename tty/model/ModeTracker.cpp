@@ -66,7 +66,8 @@ void ModeTracker::resize(int rows, int cols) {
   vterm_set_size(vt_, rows, cols);
   // As libvterm does: a region that no longer fits ends at the last row.
   if (modes_.scrollBottom >= rows) modes_.scrollBottom = rows - 1;
-  if (modes_.scrollTop >= modes_.scrollBottom) modes_.scrollTop = 0, modes_.scrollBottom = -1;
+  if (modes_.scrollTop >= modes_.scrollBottom || !modes_.hasScrollRegion(rows))
+    modes_.scrollTop = 0, modes_.scrollBottom = -1;
 }
 
 void ModeTracker::onCsi(const char* leader, const long args[], int argc, const char* intermed,
