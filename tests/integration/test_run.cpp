@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -74,6 +75,33 @@ class RunTest : public ::testing::Test {
   }
 
   bool waitFor(const std::string& text) { return tmux->waitForText("main", text); }
+
+  // Sends `event` (JSON) to ckpt run's hook as ckpt would; returns the reply.
+  Json hookEvent(pid_t run, const std::string& event) {
+    auto deadline = hooks::Clock::now() + std::chrono::seconds(10);
+    auto c = hooks::HookClient::connect("ckpt-hook:run:" + std::to_string(run), deadline);
+    c.send(event, deadline);
+    return Json::parse(c.receive(deadline));
+  }
+
+  // What `ckpt restore --shell-job` leaves ckpt run: a terminal (here the
+  // same pane, made blank, both screens, and cols x rows) and the
+  // `restarted` event. `gone`: texts that must have left the pane first.
+  void restartInBlankPane(pid_t run, int cols, int rows, const std::vector<std::string>& gone) {
+    ASSERT_NO_FATAL_FAILURE(resize(cols, rows));
+    std::ofstream(tmux->paneTty("main")) << "\033[?1049l\033[H\033[2J" << std::flush;
+    tmux->tmux({"send-keys", "-R", "-t", "main"});
+    tmux->tmux({"clear-history", "-t", "main"});
+    ASSERT_TRUE(waitUntil([&] {
+      std::string shown = tmux->capture("main", false);
+      for (const auto& g : gone)
+        if (shown.find(g) != std::string::npos) return false;
+      return true;
+    })) << tmux->capture("main", false);
+    Json reply =
+        hookEvent(run, R"({"event":"restarted","options":{"shell-job":"1","TERM":"screen"}})");
+    EXPECT_EQ(reply["ok"], true) << reply;
+  }
 
   Harness h;
   std::unique_ptr<TmuxServer> tmux;
@@ -182,29 +210,16 @@ TEST_F(RunTest, AnswersPreDumpAndRepaintsWhenRestarted) {
   pid_t run = runPid();
   const std::string before = tmux->capture("main");
 
-  auto deadline = [] { return hooks::Clock::now() + std::chrono::seconds(10); };
-  const std::string name = "ckpt-hook:run:" + std::to_string(run);
   {
-    auto c = hooks::HookClient::connect(name, deadline());
-    c.send(R"({"event":"pre-dump","image":"/nonexistent","kill":false})", deadline());
-    Json reply = Json::parse(c.receive(deadline()));
+    auto deadline = hooks::Clock::now() + std::chrono::seconds(10);
+    auto c = hooks::HookClient::connect("ckpt-hook:run:" + std::to_string(run), deadline);
+    c.send(R"({"event":"pre-dump","image":"/nonexistent","kill":false})", deadline);
+    Json reply = Json::parse(c.receive(deadline));
     EXPECT_EQ(reply["ok"], true) << reply;
     EXPECT_EQ(reply["external"], Json::array({0, 1, 2})) << reply;
-    c.send(R"({"event":"resumed"})", deadline());
+    c.send(R"({"event":"resumed"})", deadline);
   }
-  // A terminal that shows nothing of the program, of another size: what
-  // `ckpt restore --shell-job` gives the restored tree.
-  ASSERT_NO_FATAL_FAILURE(resize(70, 20));
-  tmux->tmux({"send-keys", "-R", "-t", "main"});
-  tmux->tmux({"clear-history", "-t", "main"});
-  ASSERT_TRUE(
-      waitUntil([&] { return tmux->capture("main", false).find("middle") == std::string::npos; }));
-  {
-    auto c = hooks::HookClient::connect(name, deadline());
-    c.send(R"({"event":"restarted","options":{"shell-job":"1","TERM":"screen"}})", deadline());
-    Json reply = Json::parse(c.receive(deadline()));
-    EXPECT_EQ(reply["ok"], true) << reply;
-  }
+  ASSERT_NO_FATAL_FAILURE(restartInBlankPane(run, 70, 20, {"middle"}));
   ASSERT_TRUE(waitFor("middle"));
   expectSameCells(before, tmux->capture("main"), 20, 70);
   // The program (which ignores SIGWINCH) has the new size, and the user's
@@ -215,6 +230,48 @@ TEST_F(RunTest, AnswersPreDumpAndRepaintsWhenRestarted) {
   ASSERT_TRUE(waitFor("20 70"));
   tmux->sendKeys("main", {"Enter"});
   ASSERT_TRUE(waitFor("ckpt-status=0"));
+}
+
+TEST_F(RunTest, VimOnTheAlternateScreenComesBackFromTheModel) {
+  // The same size: vim gets no SIGWINCH and redraws nothing itself.
+  const std::string file = h.dir() + "/notes.txt";
+  start("echo before-vim; exec vim -u NONE -i NONE -N -n " + file);
+  ASSERT_TRUE(waitFor("notes.txt"));
+  tmux->sendText("main", "iunsaved line");
+  tmux->sendKeys("main", {"Escape"});
+  tmux->sendText("main", "0vll");
+  ASSERT_TRUE(waitFor("-- VISUAL --"));
+  const std::string before = tmux->capture("main");
+  ASSERT_NO_FATAL_FAILURE(restartInBlankPane(runPid(), 80, 24, {"unsaved line", "before-vim"}));
+  ASSERT_TRUE(waitFor("unsaved line"));
+  expectSameCells(before, tmux->capture("main"), 24, 80);
+  // Leaving vim shows the screen that was there before it, kept by the model.
+  tmux->sendKeys("main", {"Escape"});
+  tmux->sendText("main", ":q!");
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("ckpt-status=0"));
+  EXPECT_NE(tmux->capture("main", false).find("before-vim"), std::string::npos);
+}
+
+TEST_F(RunTest, ScreensServerStaysInTheTreeUntilItsFrontEndDetaches) {
+  const std::string conf = h.dir() + "/screenrc",
+                    name = "ckpt-run-test-" + std::to_string(getpid());
+  std::ofstream(conf) << "startup_message off\n";
+  start("PS1='in-screen$ ' exec screen -c " + conf + " -S " + name + " sh");
+  ASSERT_TRUE(waitFor("in-screen$"));
+  pid_t run = runPid();
+  // screen's server: a process of another session, below ckpt run.
+  auto tree = Harness::treePids(run);
+  pid_t server = -1;
+  for (pid_t p : tree)
+    if (readFile("/proc/" + std::to_string(p) + "/cmdline").rfind("SCREEN", 0) == 0) server = p;
+  ASSERT_GT(server, 0) << "no screen server in the tree of ckpt run " << run;
+  // Detached, the server lets the terminal go and ckpt run ends with the
+  // front end; the session lives on.
+  tmux->sendKeys("main", {"C-a", "d"});
+  ASSERT_TRUE(waitFor("ckpt-status=0"));
+  EXPECT_TRUE(pidExists(server));
+  h.run({"screen", "-S", name, "-X", "quit"});
 }
 
 TEST_F(RunTest, RefusesACommandThatCannotRun) {
