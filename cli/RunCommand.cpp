@@ -41,6 +41,10 @@ class PidFile {
 
 int runCommand(const RunOptions& opts) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) throwErrno("PR_SET_CHILD_SUBREAPER");
+  // Output to a reader that went away (`ckpt run cmd | head`) is dropped,
+  // not fatal: the program and the model go on. CMD gets SIGPIPE back at
+  // its default.
+  signal(SIGPIPE, SIG_IGN);
   sigset_t signals = tty::runLoopSignals();
   sigprocmask(SIG_BLOCK, &signals, nullptr);
   tty::OuterTerminal outer;
