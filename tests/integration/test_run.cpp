@@ -274,6 +274,14 @@ TEST_F(RunTest, ScreensServerStaysInTheTreeUntilItsFrontEndDetaches) {
   h.run({"screen", "-S", name, "-X", "quit"});
 }
 
+TEST_F(RunTest, CtrlCReachesAProgramThatNeverStopsWriting) {
+  start("trap 'echo interrupted; exit 9' INT; while :; do echo spam spam spam; done");
+  ASSERT_TRUE(waitFor("spam"));
+  tmux->sendKeys("main", {"C-c"});
+  ASSERT_TRUE(waitFor("ckpt-status=9"));
+  EXPECT_NE(tmux->capture("main", false).find("interrupted"), std::string::npos);
+}
+
 TEST_F(RunTest, RefusesACommandThatCannotRun) {
   auto r = h.runCkpt({"run", "--", "/nonexistent/program"});
   EXPECT_TRUE(r.status.exitedWith(1)) << r.describe();

@@ -23,6 +23,9 @@ namespace {
 
 constexpr size_t kBufferSize = 64 * 1024;
 constexpr size_t kMaxPendingInput = 1024 * 1024;  // stop reading the user until the program reads
+// What pre-dump reads at most: what a program writes after that stays in
+// the pty, whose bytes in flight the dump keeps.
+constexpr size_t kMaxPreDumpDrain = 16 * 1024 * 1024;
 constexpr int kForwarded[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
 
 }  // namespace
@@ -78,7 +81,10 @@ int RunLoop::run() {
     // Signals first: a window size change the user made before typing
     // reaches the program before what was typed.
     if (fds[signalsAt].revents & POLLIN) handleSignals();
-    if (masterAt >= 0 && fds[masterAt].revents & (POLLIN | POLLHUP | POLLERR)) readMaster();
+    // One buffer of output at a time, so that a program that never stops
+    // writing still gets the user's input (Ctrl-C) and signals.
+    if (masterAt >= 0 && fds[masterAt].revents & (POLLIN | POLLHUP | POLLERR))
+      readMaster(kBufferSize);
     if (masterAt >= 0 && masterOpen_ && fds[masterAt].revents & POLLOUT) writeMaster();
     if (outerAt >= 0 && fds[outerAt].revents & (POLLIN | POLLHUP | POLLERR)) readOuter();
     if (fds[hookAt].revents & POLLIN) hook_.dispatch();
@@ -86,14 +92,15 @@ int RunLoop::run() {
   return status_;
 }
 
-void RunLoop::readMaster() {
-  for (;;) {
+void RunLoop::readMaster(size_t atMost) {
+  size_t taken = 0;
+  while (taken < atMost) {
     ssize_t n = read(master_.get(), buffer_.data(), buffer_.size());
     if (n > 0) {
       std::string_view bytes(buffer_.data(), size_t(n));
       model_.feed(bytes);
       outer_.writeAll(bytes);  // a user's terminal that is gone takes nothing; the model still does
-      if (size_t(n) < buffer_.size()) return;
+      taken += size_t(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
@@ -179,7 +186,7 @@ std::vector<int> RunLoop::onPreDump(bool kill) {
   // Quiesce: the model takes in all the program has written so far and the
   // program gets the user's input that was waiting.
   if (masterOpen_) {
-    readMaster();
+    readMaster(kMaxPreDumpDrain);
     writeMaster();
   }
   // Killed after the dump: leave the user a terminal in the modes it had.

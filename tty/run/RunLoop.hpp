@@ -37,7 +37,7 @@ class RunLoop : private RunHookHandler {
   void onResumed(bool failed) override;
   void onRestarted(const char* optionsJson) override;
 
-  void readMaster();
+  void readMaster(size_t atMost);  // stops early when nothing more is there
   void readOuter();
   void writeMaster();
   void handleSignals();
