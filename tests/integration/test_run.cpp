@@ -232,6 +232,36 @@ TEST_F(RunTest, AnswersPreDumpAndRepaintsWhenRestarted) {
   ASSERT_TRUE(waitFor("ckpt-status=0"));
 }
 
+TEST_F(RunTest, HookPutsTheUsersModesBackBeforeAKillAndRawModeAfterAFailedDump) {
+  start("echo waiting; read x");
+  ASSERT_TRUE(waitFor("waiting"));
+  pid_t run = runPid();
+  auto paneModes = [&] { return h.run({"stty", "-a", "-F", tmux->paneTty("main")}).out; };
+  ASSERT_NE(paneModes().find("-icanon"), std::string::npos);
+  {
+    auto deadline = hooks::Clock::now() + std::chrono::seconds(10);
+    auto c = hooks::HookClient::connect("ckpt-hook:run:" + std::to_string(run), deadline);
+    c.send(R"({"event":"pre-dump","image":"/nonexistent","kill":true})", deadline);
+    Json reply = Json::parse(c.receive(deadline));
+    EXPECT_EQ(reply["ok"], true) << reply;
+    EXPECT_EQ(paneModes().find("-icanon"), std::string::npos) << "still raw before a --kill dump";
+    EXPECT_EQ(readFile(h.dir() + "/modes.before"),
+              h.run({"stty", "-g", "-F", tmux->paneTty("main")}).out);
+    c.send(R"({"event":"resumed","dump_failed":true,"error":"test"})", deadline);
+  }
+  // No reply to `resumed`: the next event's answer shows it was handled.
+  Json reply = hookEvent(run, R"({"event":"restarted","options":{}})");
+  EXPECT_EQ(reply["ok"], true) << reply;  // without shell-job: nothing to paint into
+  EXPECT_NE(paneModes().find("-icanon"), std::string::npos)
+      << "not raw again after the dump failed";
+  reply = hookEvent(run,
+                    R"({"event":"restarted","options":{"shell-job":"1","TERM":"no-such-term-x"}})");
+  EXPECT_EQ(reply["ok"], false) << reply;
+  EXPECT_NE(reply.value("error", "").find("no-such-term-x"), std::string::npos) << reply;
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("ckpt-status=0"));
+}
+
 TEST_F(RunTest, VimOnTheAlternateScreenComesBackFromTheModel) {
   // The same size: vim gets no SIGWINCH and redraws nothing itself.
   const std::string file = h.dir() + "/notes.txt";
