@@ -238,6 +238,22 @@ TEST(TtyModel, MapsColoursToWhatTheTerminalHas) {
   EXPECT_EQ(colorParam(m, xterm, c), -1);
 }
 
+TEST(TtyModel, SendsXtermModesOnlyToTerminalsThatSpeakThem) {
+  TerminalModel m(24, 80);
+  m.feed("hi\033[?1000;1006h\033[?2004h\033[?1004h\033[?1h");
+  std::string vt100 = repaint(m, Terminfo("vt100"), 24, 80);
+  for (const char* mode : {"1000", "1006", "2004", "1004"})
+    EXPECT_EQ(vt100.find(std::string("\033[?") + mode), std::string::npos) << mode;
+  EXPECT_NE(vt100.find("\033[?1h"), std::string::npos);  // DECCKM: vt100's smkx uses it
+  std::string xterm = repaint(m, Terminfo("xterm-256color"), 24, 80);
+  for (const char* mode : {"1000h", "1006h", "2004h", "1004h"})
+    EXPECT_NE(xterm.find(std::string("\033[?") + mode), std::string::npos) << mode;
+  // A terminal that can do nothing gets the text and no escape at all.
+  std::string dumb = repaint(m, Terminfo("dumb"), 24, 80);
+  EXPECT_EQ(dumb.find('\033'), std::string::npos);
+  EXPECT_NE(dumb.find("hi"), std::string::npos);
+}
+
 TEST(TtyModel, UnknownTermIsAnError) {
   EXPECT_THROW(Terminfo("no-such-terminal-xyz"), Error);
 }
