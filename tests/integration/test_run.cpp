@@ -232,21 +232,26 @@ TEST_F(RunTest, AnswersPreDumpAndRepaintsWhenRestarted) {
   ASSERT_TRUE(waitFor("ckpt-status=0"));
 }
 
-TEST_F(RunTest, HookPutsTheUsersModesBackBeforeAKillAndRawModeAfterAFailedDump) {
-  start("echo waiting; read x");
-  ASSERT_TRUE(waitFor("waiting"));
+TEST_F(RunTest, HookGivesTheTerminalBackBeforeAKillAndTakesItAgainAfterAFailedDump) {
+  start("printf '\\033[?1049h\\033[?1000hfull screen'; read x");
+  ASSERT_TRUE(waitFor("full screen"));
   pid_t run = runPid();
   auto paneModes = [&] { return h.run({"stty", "-a", "-F", tmux->paneTty("main")}).out; };
+  auto altAndMouse = [&] {
+    return tmux->tmux({"display-message", "-p", "-t", "main", "#{alternate_on}#{mouse_any_flag}"});
+  };
   ASSERT_NE(paneModes().find("-icanon"), std::string::npos);
+  ASSERT_EQ(altAndMouse(), "11\n");
   {
     auto deadline = hooks::Clock::now() + std::chrono::seconds(10);
     auto c = hooks::HookClient::connect("ckpt-hook:run:" + std::to_string(run), deadline);
     c.send(R"({"event":"pre-dump","image":"/nonexistent","kill":true})", deadline);
     Json reply = Json::parse(c.receive(deadline));
     EXPECT_EQ(reply["ok"], true) << reply;
-    EXPECT_EQ(paneModes().find("-icanon"), std::string::npos) << "still raw before a --kill dump";
+    // The user's modes and a terminal a shell can use, before the kill.
     EXPECT_EQ(readFile(h.dir() + "/modes.before"),
               h.run({"stty", "-g", "-F", tmux->paneTty("main")}).out);
+    EXPECT_EQ(altAndMouse(), "00\n");
     c.send(R"({"event":"resumed","dump_failed":true,"error":"test"})", deadline);
   }
   // No reply to `resumed`: the next event's answer shows it was handled.

@@ -150,6 +150,13 @@ TEST(TtyModel, TracksModes) {
   EXPECT_EQ(m.modes().mouse, MouseTracking::Click);
 }
 
+TEST(TtyModel, RepaintLeavesBlanksAlone) {
+  TerminalModel m(24, 80);
+  m.feed("hi\033[12;40Hthere");
+  // Modes and two runs of text, not 24 rows of spaces.
+  EXPECT_LT(repaint(m, Terminfo("xterm-256color"), 24, 80).size(), 200u);
+}
+
 TEST(TtyModel, RepaintsModes) {
   TerminalModel m(24, 80);
   m.feed("text\033[3;20r\033[?1h\033=\033[?2004h\033[?1002;1006h\033[?25l\033[?7l\033[5;7H");
@@ -252,6 +259,26 @@ TEST(TtyModel, SendsXtermModesOnlyToTerminalsThatSpeakThem) {
   std::string dumb = repaint(m, Terminfo("dumb"), 24, 80);
   EXPECT_EQ(dumb.find('\033'), std::string::npos);
   EXPECT_NE(dumb.find("hi"), std::string::npos);
+}
+
+TEST(TtyModel, ReleaseGivesTheTerminalBackToAShell) {
+  const char* setup =
+      "$ prompt\033[?1049h\033[3;10r\033[?1h\033=\033[?2004h\033[?1003;1006h"
+      "\033[?25l\033[?7l\033[1;31mfull screen";
+  for (const char* term : kTerms) {
+    SCOPED_TRACE(term);
+    Terminfo ti(term);
+    TerminalModel m(24, 80);
+    m.feed(setup);
+    TerminalModel user(24, 80);  // the user's terminal, which saw the same bytes
+    user.feed(setup);
+    user.feed(release(m, ti));
+    TerminalModes want;
+    want.autowrap = ti.has("smam") || ti.str("smkx").find("\033[?1h") != std::string::npos;
+    EXPECT_EQ(user.modes(), want);
+    EXPECT_EQ(text(user, 0), "$ prompt");
+    EXPECT_TRUE(user.pen() == Style{});
+  }
 }
 
 TEST(TtyModel, UnknownTermIsAnError) {

@@ -50,6 +50,30 @@ class Painter {
     xtermMouse_ = ti.has("kmous");
   }
 
+  std::string release() {
+    const TerminalModes& m = model_.modes();
+    emit(ti_.str("sgr0"));
+    if (m.hasScrollRegion(model_.rows())) emit(ti_.param("csr", 0, model_.rows() - 1));
+    if (m.originMode && decModes_) decMode(6, false);
+    if (!m.autowrap) setAutowrap(true);
+    if (m.altScreen) emit(ti_.str("rmcup"));
+    if (m.cursorKeysApp || m.keypadApp) emit(ti_.str("rmkx"));
+    if (m.cursorKeysApp && decModes_) decMode(1, false);
+    if (m.bracketedPaste) {
+      if (ti_.has("BD"))
+        emit(ti_.str("BD"));
+      else if (xtermMouse_)
+        decMode(2004, false);
+    }
+    if (xtermMouse_) {
+      if (m.focusEvents) decMode(1004, false);
+      if (m.mouseEncoding != MouseEncoding::Default) decMode(mouseEncodingMode(m), false);
+      if (m.mouse != MouseTracking::Off) decMode(mouseTrackingMode(m), false);
+    }
+    emit(ti_.str("cnorm"));
+    return std::move(out_);
+  }
+
   std::string run() {
     const TerminalModes& m = model_.modes();
     emit(ti_.str("civis"));
@@ -168,35 +192,32 @@ class Painter {
       decMode(2004, true);
     if (xtermMouse_) {
       if (m.focusEvents) decMode(1004, true);
-      switch (m.mouse) {
-        case MouseTracking::Off:
-          break;
-        case MouseTracking::X10:
-          decMode(9, true);
-          break;
-        case MouseTracking::Click:
-          decMode(1000, true);
-          break;
-        case MouseTracking::Drag:
-          decMode(1002, true);
-          break;
-        case MouseTracking::Motion:
-          decMode(1003, true);
-          break;
-      }
-      switch (m.mouseEncoding) {
-        case MouseEncoding::Default:
-          break;
-        case MouseEncoding::Utf8:
-          decMode(1005, true);
-          break;
-        case MouseEncoding::Sgr:
-          decMode(1006, true);
-          break;
-        case MouseEncoding::Urxvt:
-          decMode(1015, true);
-          break;
-      }
+      if (m.mouse != MouseTracking::Off) decMode(mouseTrackingMode(m), true);
+      if (m.mouseEncoding != MouseEncoding::Default) decMode(mouseEncodingMode(m), true);
+    }
+  }
+
+  static int mouseTrackingMode(const TerminalModes& m) {
+    switch (m.mouse) {
+      case MouseTracking::X10:
+        return 9;
+      case MouseTracking::Click:
+        return 1000;
+      case MouseTracking::Drag:
+        return 1002;
+      default:
+        return 1003;
+    }
+  }
+
+  static int mouseEncodingMode(const TerminalModes& m) {
+    switch (m.mouseEncoding) {
+      case MouseEncoding::Utf8:
+        return 1005;
+      case MouseEncoding::Sgr:
+        return 1006;
+      default:
+        return 1015;
     }
   }
 
@@ -240,6 +261,10 @@ long colorParam(const TerminalModel& model, const Terminfo& ti, const VTermColor
 
 std::string repaint(const TerminalModel& model, const Terminfo& ti, int rows, int cols) {
   return Painter(model, ti, rows, cols).run();
+}
+
+std::string release(const TerminalModel& model, const Terminfo& ti) {
+  return Painter(model, ti, model.rows(), model.cols()).release();
 }
 
 }  // namespace ckpt::tty

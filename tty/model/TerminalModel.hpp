@@ -14,11 +14,18 @@
 
 namespace ckpt::tty {
 
-// The look of a cell or of the pen: attributes and colours.
+inline VTermColor defaultColor(uint8_t which) {  // VTERM_COLOR_DEFAULT_FG or _BG
+  VTermColor c{};
+  c.type = which;
+  return c;
+}
+
+// The look of a cell or of the pen: attributes and colours. A default-made
+// Style is the terminal's default look.
 struct Style {
   bool bold = false, italic = false, blink = false, reverse = false, strike = false;
   int underline = 0;  // VTERM_UNDERLINE_*
-  VTermColor fg{}, bg{};
+  VTermColor fg = defaultColor(VTERM_COLOR_DEFAULT_FG), bg = defaultColor(VTERM_COLOR_DEFAULT_BG);
   bool operator==(const Style& o) const;
 };
 

@@ -13,9 +13,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "tty/model/Repaint.hpp"
+#include "tty/model/Terminfo.hpp"
 #include "tty/run/Restart.hpp"
 
 namespace ckpt::tty {
@@ -189,13 +192,32 @@ std::vector<int> RunLoop::onPreDump(bool kill) {
     readMaster(kMaxPreDumpDrain);
     writeMaster();
   }
-  // Killed after the dump: leave the user a terminal in the modes it had.
-  if (kill) outer_.restoreUser();
+  // Killed after the dump: leave the user a terminal a shell can use (the
+  // program cannot reset it any more), in the modes it had.
+  if (kill && outer_.isRaw()) {
+    released_ = true;
+    withTerminfo([&](const Terminfo& ti) { outer_.writeAll(release(model_, ti)); });
+    outer_.restoreUser();
+  }
   return OuterTerminal::terminalFds();
 }
 
 void RunLoop::onResumed(bool) {
   outer_.enterRaw();
+  // The dump failed after all: the program's screen and modes come back.
+  if (std::exchange(released_, false))
+    withTerminfo([&](const Terminfo& ti) {
+      outer_.writeAll(repaint(model_, ti, model_.rows(), model_.cols()));
+    });
+}
+
+void RunLoop::withTerminfo(const std::function<void(const Terminfo&)>& use) {
+  try {
+    Terminfo ti(term_);
+    use(ti);
+  } catch (const Error& e) {
+    log::debug("ckpt run: {}", e.what());  // an unknown TERM: the screen stays as it is
+  }
 }
 
 void RunLoop::onRestarted(const char* optionsJson) {

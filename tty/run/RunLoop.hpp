@@ -7,11 +7,13 @@
 #include <signal.h>
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/util/UniqueFd.hpp"
 #include "tty/model/TerminalModel.hpp"
+#include "tty/model/Terminfo.hpp"
 #include "tty/run/OuterTerminal.hpp"
 #include "tty/run/PtySpawn.hpp"
 #include "tty/run/RunHook.hpp"
@@ -43,6 +45,8 @@ class RunLoop : private RunHookHandler {
   void handleSignals();
   void reapChildren();
   void resizeTo(WindowSize size);
+  // Runs `use` with the terminfo entry of the user's terminal, if it has one.
+  void withTerminfo(const std::function<void(const Terminfo&)>& use);
 
   OuterTerminal& outer_;
   UniqueFd master_;
@@ -57,6 +61,7 @@ class RunLoop : private RunHookHandler {
   bool outerOpen_ = true;   // fd 0 has not reached its end
   bool masterOpen_ = true;  // some process still holds the pty's slave
   bool childExited_ = false;
+  bool released_ = false;  // pre-dump gave the user's terminal back (a dump with kill)
   int status_ = 0;
 };
 
