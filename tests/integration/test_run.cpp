@@ -263,6 +263,7 @@ TEST_F(RunTest, HookGivesTheTerminalBackBeforeAKillAndTakesItAgainAfterAFailedDu
                     R"({"event":"restarted","options":{"shell-job":"1","TERM":"no-such-term-x"}})");
   EXPECT_EQ(reply["ok"], false) << reply;
   EXPECT_NE(reply.value("error", "").find("no-such-term-x"), std::string::npos) << reply;
+  EXPECT_NE(reply.value("error", "").find("painted as screen"), std::string::npos) << reply;
   tmux->sendKeys("main", {"Enter"});
   ASSERT_TRUE(waitFor("ckpt-status=0"));
 }

@@ -219,6 +219,19 @@ TEST(TtyModel, ResizedThenRepaintedMatchesExactly) {
   }
 }
 
+TEST(TtyModel, AScrollRegionFollowsAResizeAsLibvtermsDoes) {
+  // The tracker's region after a resize must be the one libvterm scrolls.
+  TerminalModel m(30, 40);
+  m.feed("\033[2;28rfixed top\033[5;1H");  // the cursor high: the resize drops no line
+  m.resize(20, 40);
+  ASSERT_EQ(text(m, 0), "fixed top");
+  EXPECT_EQ(m.modes().scrollTop, 1);
+  EXPECT_EQ(m.modes().scrollBottom, 19);  // clamped to the last row
+  m.feed("\033[20;1Hlast\n\n\n");
+  EXPECT_EQ(text(m, 0), "fixed top");  // outside the region: not scrolled
+  EXPECT_EQ(text(m, 16), "last");
+}
+
 TEST(TtyModel, RepaintsAfterTheScreenScrolled) {
   TerminalModel m(10, 40);
   for (int i = 0; i < 30; ++i)

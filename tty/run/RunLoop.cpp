@@ -228,14 +228,26 @@ void RunLoop::onRestarted(const char* optionsJson) {
               getpid());
     return;
   }
-  if (!o.term.empty()) term_ = o.term;
   outer_.adoptNewTerminal();
   outer_.enterRaw();
-  WindowSize size = outer_.size();
-  std::string bytes = redrawOnNewTerminal(model_, term_, size);
+  const WindowSize size = outer_.size();
+  // A TERM this machine has no entry for: paint as the terminal ckpt run
+  // started in (most are xterm-like) and still report it.
+  std::string failure;
+  std::string bytes;
+  if (!o.term.empty() && o.term != term_) {
+    try {
+      bytes = redrawOnNewTerminal(model_, o.term, size);
+      term_ = o.term;
+    } catch (const Error& e) {
+      failure = std::string(e.what()) + "; painted as " + term_;
+    }
+  }
+  if (bytes.empty()) bytes = redrawOnNewTerminal(model_, term_, size);
   size_ = size;
   outer_.writeAll(bytes);
   if (masterOpen_) setPtySize(master_.get(), size);
+  if (!failure.empty()) throw Error(failure);
 }
 
 }  // namespace ckpt::tty
