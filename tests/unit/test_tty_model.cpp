@@ -88,6 +88,13 @@ void expectRepaintsExactly(const TerminalModel& model, const char* term) {
   EXPECT_EQ(model.cursor().col, fresh.cursor().col);
   EXPECT_EQ(model.modes(), fresh.modes());
   EXPECT_TRUE(shown(model, ti, model.pen()) == fresh.pen());
+  // Blinking alone also follows DEC mode 12, which some cnorm strings set.
+  if (ti.has("Ss") && model.cursorLook().set) {
+    EXPECT_EQ(model.cursorLook(), fresh.cursorLook());
+  }
+  if (ti.has("tsl")) {
+    EXPECT_EQ(model.title(), fresh.title());
+  }
 }
 
 const char kStyled[] =
@@ -148,6 +155,19 @@ TEST(TtyModel, TracksModes) {
   m.feed("\033[?10");
   m.feed("00h");
   EXPECT_EQ(m.modes().mouse, MouseTracking::Click);
+}
+
+TEST(TtyModel, RepaintsCursorShapeAndTitle) {
+  TerminalModel m(24, 80);
+  EXPECT_FALSE(m.cursorLook().set);
+  m.feed("\033]2;my title\007\033[6 q");  // steady bar
+  EXPECT_EQ(m.title(), "my title");
+  EXPECT_TRUE(m.cursorLook().set);
+  EXPECT_EQ(m.cursorLook().shape, VTERM_PROP_CURSORSHAPE_BAR_LEFT);
+  EXPECT_FALSE(m.cursorLook().blink);
+  for (const char* term : kTerms) expectRepaintsExactly(m, term);
+  m.feed("\033[3 q");  // blinking underline
+  for (const char* term : kTerms) expectRepaintsExactly(m, term);
 }
 
 TEST(TtyModel, RepaintLeavesBlanksAlone) {

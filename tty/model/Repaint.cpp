@@ -71,6 +71,7 @@ class Painter {
       if (m.mouse != MouseTracking::Off) decMode(mouseTrackingMode(m), false);
     }
     emit(ti_.str("cnorm"));
+    if (model_.cursorLook().set) emit(ti_.str("Se"));
     return std::move(out_);
   }
 
@@ -97,6 +98,7 @@ class Painter {
     if (m.originMode && decModes_ && regionTop_ >= 0) row = std::max(0, row - regionTop_);
     cup(row, col);
     emit(m.cursorVisible ? ti_.str("cnorm") : ti_.str("civis"));
+    setCursorLookAndTitle();
     return std::move(out_);
   }
 
@@ -195,6 +197,18 @@ class Painter {
       if (m.mouse != MouseTracking::Off) decMode(mouseTrackingMode(m), true);
       if (m.mouseEncoding != MouseEncoding::Default) decMode(mouseEncodingMode(m), true);
     }
+  }
+
+  void setCursorLookAndTitle() {
+    const CursorLook& c = model_.cursorLook();
+    if (c.set) {  // DECSCUSR numbering: 1/2 block, 3/4 underline, 5/6 bar; odd ones blink
+      int base = c.shape == VTERM_PROP_CURSORSHAPE_UNDERLINE  ? 3
+                 : c.shape == VTERM_PROP_CURSORSHAPE_BAR_LEFT ? 5
+                                                              : 1;
+      emit(ti_.param("Ss", base + (c.blink ? 0 : 1)));
+    }
+    if (!model_.title().empty() && ti_.has("tsl") && ti_.has("fsl"))
+      out_ += ti_.param("tsl", 0) + model_.title() + ti_.str("fsl");
   }
 
   static int mouseTrackingMode(const TerminalModes& m) {

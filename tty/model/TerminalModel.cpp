@@ -28,6 +28,15 @@ namespace {
 
 void dropReply(const char*, size_t, void*) {}
 
+int onProperty(VTermProp prop, VTermValue* value, void* user) {
+  static_cast<TerminalModel*>(user)->onProperty(prop, *value);
+  return 1;  // 0 would make libvterm refuse the change (the alternate screen)
+}
+
+const VTermScreenCallbacks kScreenCallbacks = {
+    nullptr, nullptr, nullptr, onProperty, nullptr, nullptr, nullptr, nullptr,
+};
+
 }  // namespace
 
 TerminalModel::TerminalModel(int rows, int cols)
@@ -39,6 +48,8 @@ TerminalModel::TerminalModel(int rows, int cols)
   state_ = vterm_obtain_state(vt_.get());
   vterm_screen_enable_altscreen(screen_, 1);
   vterm_screen_reset(screen_, 1);
+  // After the reset, whose properties are the defaults CursorLook holds.
+  vterm_screen_set_callbacks(screen_, &kScreenCallbacks, this);
 }
 
 TerminalModel::~TerminalModel() = default;
@@ -56,6 +67,23 @@ void TerminalModel::feed(std::string_view bytes) {
     if (tracker_.feed(piece) && !wasAlt) primary_ = screen();
     vterm_input_write(vt_.get(), piece.data(), piece.size());
     if (!tracker_.modes().altScreen) primary_.reset();
+  }
+}
+
+void TerminalModel::onProperty(VTermProp prop, const VTermValue& value) {
+  switch (prop) {
+    case VTERM_PROP_CURSORSHAPE:
+      cursorLook_.shape = value.number;
+      cursorLook_.set = true;
+      break;
+    case VTERM_PROP_CURSORBLINK:
+      cursorLook_.blink = value.boolean;
+      break;
+    case VTERM_PROP_TITLE:
+      title_ = value.string ? value.string : "";
+      break;
+    default:
+      break;
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -46,6 +47,15 @@ struct ScreenCells {
   const Cell& at(int row, int col) const { return cells[size_t(row) * cols + col]; }
 };
 
+// What a program set with DECSCUSR and OSC 0/2, which libvterm reports as
+// terminal properties.
+struct CursorLook {
+  bool set = false;  // a program chose a cursor shape (else: the terminal's own)
+  int shape = VTERM_PROP_CURSORSHAPE_BLOCK;
+  bool blink = true;
+  bool operator==(const CursorLook&) const = default;
+};
+
 class TerminalModel {
  public:
   TerminalModel(int rows, int cols);
@@ -68,6 +78,11 @@ class TerminalModel {
   VTermPos cursor() const;
   Style pen() const;  // what the program's next characters will look like
   const TerminalModes& modes() const { return tracker_.modes(); }
+  const CursorLook& cursorLook() const { return cursorLook_; }
+  const std::string& title() const { return title_; }
+
+  // libvterm's report of a property (public for its C callback).
+  void onProperty(VTermProp prop, const VTermValue& value);
   // The palette entry `index` as RGB (for mapping colours to fewer colours).
   VTermColor paletteColor(int index) const;
   VTermColor toRgb(VTermColor color) const;
@@ -82,6 +97,8 @@ class TerminalModel {
   ModeTracker tracker_;
   int rows_, cols_;
   std::optional<ScreenCells> primary_;
+  CursorLook cursorLook_;
+  std::string title_;
 };
 
 }  // namespace ckpt::tty
