@@ -149,7 +149,11 @@ TEST(TtyModel, TracksModes) {
   EXPECT_EQ(m.modes().scrollBottom, -1);
   EXPECT_FALSE(m.modes().cursorKeysApp);
   EXPECT_TRUE(m.modes().bracketedPaste);
-  m.feed("\033c");
+  m.feed("\033[?1049h\033c");
+  TerminalModes afterReset;
+  afterReset.altScreen = true;  // as libvterm, whose cells the model shows
+  EXPECT_EQ(m.modes(), afterReset);
+  m.feed("\033[?1049l");
   EXPECT_EQ(m.modes(), TerminalModes{});
   // A sequence split across two reads.
   m.feed("\033[?10");

@@ -101,7 +101,11 @@ void ModeTracker::onCsi(const char* leader, const long args[], int argc, const c
 void ModeTracker::onEscape(std::string_view bytes) {
   if (bytes == "=") modes_.keypadApp = true;
   if (bytes == ">") modes_.keypadApp = false;
-  if (bytes == "c") modes_ = TerminalModes{};  // RIS
+  if (bytes == "c") {  // RIS; libvterm stays on the alternate screen, and so do we
+    const bool alt = modes_.altScreen;
+    modes_ = TerminalModes{};
+    modes_.altScreen = alt;
+  }
 }
 
 void ModeTracker::setDecMode(long mode, bool on) {

@@ -23,6 +23,8 @@ class ModeTracker {
   bool feed(std::string_view bytes);
   void resize(int rows, int cols);
   const TerminalModes& modes() const { return modes_; }
+  // What libvterm did: it alone decides which screen is shown.
+  void setAltScreen(bool on) { modes_.altScreen = on; }
 
   // Parser callbacks (public for the C trampolines in ModeTracker.cpp).
   void onCsi(const char* leader, const long args[], int argc, const char* intermed, char command);

@@ -79,6 +79,9 @@ void TerminalModel::onProperty(VTermProp prop, const VTermValue& value) {
     case VTERM_PROP_CURSORBLINK:
       cursorLook_.blink = value.boolean;
       break;
+    case VTERM_PROP_ALTSCREEN:
+      tracker_.setAltScreen(value.boolean);
+      break;
     case VTERM_PROP_TITLE:
       title_ = value.string ? value.string : "";
       break;
