@@ -47,6 +47,7 @@ int runCommand(const RunOptions& opts) {
   signal(SIGPIPE, SIG_IGN);
   sigset_t signals = tty::runLoopSignals();
   sigprocmask(SIG_BLOCK, &signals, nullptr);
+  PidFile pidFile(opts.pidfile);
   tty::OuterTerminal outer;
   const char* term = std::getenv("TERM");
   tty::SpawnedPty pty = tty::spawnOnPty(opts.command, outer.size(), [&] {
@@ -55,7 +56,6 @@ int runCommand(const RunOptions& opts) {
     if (outer.isTerminal() && tcgetattr(outer.in(), &t) == 0) modes = t;
     return modes;
   }());
-  PidFile pidFile(opts.pidfile);
   tty::RunLoop loop(outer, std::move(pty), term && *term ? term : "xterm-256color");
   outer.enterRaw();
   return loop.run();
