@@ -17,6 +17,7 @@ struct DumpOptions {
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
   double hookTimeout = 10;                       // --hook-timeout SECONDS
   bool tcpClose = false;                         // --tcp-close
+  bool shellJob = false;                         // --shell-job
 };
 
 struct RestoreOptions {
@@ -24,6 +25,7 @@ struct RestoreOptions {
   bool detach = false;
   std::map<std::string, std::string> hookOptions;  // --hook-option KEY=VALUE
   double hookTimeout = 10;                         // --hook-timeout SECONDS
+  bool shellJob = false;                           // --shell-job
 };
 
 struct RunOptions {

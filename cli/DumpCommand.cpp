@@ -15,7 +15,8 @@ int dumpCommand(const DumpOptions& opts) {
                   opts.kill,
                   opts.externals,
                   std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)),
-                  opts.tcpClose};
+                  opts.tcpClose,
+                  opts.shellJob};
   DumpSummary s = dumpTree(req);
   log::info("dumped {} processes, {} threads: {:.1f} MiB stored, {} zero pages, {:.1f} ms",
             s.processes, s.threads, double(s.bytesStored) / (1 << 20), s.zeroPages, s.totalMs);

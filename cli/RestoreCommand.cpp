@@ -7,11 +7,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "cli/Commands.hpp"
 #include "core/restore/Restorer.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "tty/shelljob/UserTerminal.hpp"
 
 namespace ckpt::cli {
 namespace {
@@ -19,17 +21,29 @@ namespace {
 constexpr int kForwarded[] = {SIGINT,  SIGTERM, SIGHUP,   SIGQUIT, SIGUSR1,
                               SIGUSR2, SIGCONT, SIGWINCH, SIGALRM};
 
-int waitForeground(pid_t root) {
+// `terminal`: --shell-job, the tree is this terminal's foreground job. When
+// it stops (Ctrl-Z), ckpt takes the terminal back and stops too, so the
+// shell sees its job stop; `fg` continues ckpt, which hands the terminal
+// back and continues the tree.
+int waitForeground(pid_t root, tty::UserTerminal* terminal) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGCHLD);
   for (int s : kForwarded) sigaddset(&set, s);
   for (;;) {
     int status = 0;
-    pid_t r = waitpid(root, &status, WNOHANG);
+    pid_t r = waitpid(root, &status, WNOHANG | (terminal ? WUNTRACED : 0));
     if (r == root) {
       if (WIFEXITED(status)) return WEXITSTATUS(status);
       if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+      if (WIFSTOPPED(status) && terminal) {
+        pid_t pgid = getpgid(root);
+        terminal->reclaim();
+        kill(getpid(), SIGSTOP);  // returns once the shell continues us
+        terminal->lend(pgid);
+        kill(-pgid, SIGCONT);
+        continue;
+      }
     }
     siginfo_t info;
     int sig = sigwaitinfo(&set, &info);
@@ -46,9 +60,17 @@ int restoreCommand(const RestoreOptions& opts) {
   sigaddset(&set, SIGCHLD);
   for (int s : kForwarded) sigaddset(&set, s);
   if (!opts.detach) sigprocmask(SIG_BLOCK, &set, nullptr);
-  RestoreSummary s =
-      restoreTree(RestoreRequest{opts.dir, opts.hookOptions,
-                                 std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000))});
+  RestoreRequest req{opts.dir, opts.hookOptions,
+                     std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)),
+                     opts.shellJob};
+  std::optional<tty::UserTerminal> terminal;
+  if (opts.shellJob) {
+    terminal.emplace();
+    // A program under `ckpt run` repaints itself for this terminal.
+    req.hookOptions.emplace("shell-job", "1");
+    if (const char* term = getenv("TERM")) req.hookOptions.emplace("TERM", term);
+  }
+  RestoreSummary s = restoreTree(req);
   log::info("restored {} processes (root {}): verify {:.1f} ms, restore {:.1f} ms", s.processes,
             s.root, s.verifyMs, s.restoreMs);
   // A hook that failed leaves the tree running (it may recover, the user
@@ -60,7 +82,7 @@ int restoreCommand(const RestoreOptions& opts) {
     std::fflush(stdout);
     return hookStatus;
   }
-  int status = waitForeground(s.root);
+  int status = waitForeground(s.root, terminal ? &*terminal : nullptr);
   return status != 0 ? status : hookStatus;
 }
 

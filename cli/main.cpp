@@ -7,9 +7,11 @@
 #include "cli/Commands.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "tty/Register.hpp"
 
 int main(int argc, char** argv) {
   using namespace ckpt;
+  tty::registerWithCore();
   CLI::App app{"ckpt: checkpoint and restore interactive Linux sessions", "ckpt"};
   app.require_subcommand(1);
   app.set_version_flag("--version", CKPT_VERSION);
@@ -43,6 +45,9 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
   dumpCmd->add_flag("--tcp-close", dump.tcpClose,
                     "Restore every TCP connection to outside the tree as closed by its peer");
+  dumpCmd->add_flag("--shell-job", dump.shellJob,
+                    "The tree runs on the terminal it was started from (outside the tree): "
+                    "save it as the user's terminal, for `restore --shell-job`");
   dumpCmd
       ->add_option("--hook-timeout", dump.hookTimeout,
                    "Seconds each program's hook has to answer (default 10)")
@@ -53,6 +58,11 @@ int main(int argc, char** argv) {
   restoreCmd->add_option("dir", restore.dir, "Image directory")->required();
   restoreCmd->add_flag("-d,--detach", restore.detach,
                        "Print the root pid and return once the tree runs");
+  restoreCmd
+      ->add_flag("--shell-job", restore.shellJob,
+                 "Give the tree this terminal, as its foreground job (images dumped with "
+                 "--shell-job, or of `ckpt run`)")
+      ->excludes("--detach");
   restoreCmd
       ->add_option_function<std::vector<std::string>>(
           "--hook-option",

@@ -84,6 +84,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   externals.insert(externals.end(), hooks.externals().begin(), hooks.externals().end());
   FdDumpContext fds{img, writer, {}, externals};
   fds.tcpClose = req.tcpClose;
+  fds.shellJob = req.shellJob;
   auto& frozen = freezer.processes();
   for (auto& fp : frozen) {
     image::Process p;

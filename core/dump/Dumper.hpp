@@ -18,6 +18,7 @@ struct DumpRequest {
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
   std::chrono::milliseconds hookTimeout{10000};  // --hook-timeout (core/hooks/)
   bool tcpClose = false;  // --tcp-close: TCP connections outside the tree come back closed
+  bool shellJob = false;  // --shell-job: the terminal outside the tree is the user's
 };
 
 struct DumpSummary {

@@ -150,6 +150,7 @@ void dumpOutside(pid_t pid, const proc::ProcStat& stat, const proc::ProcStatus& 
                  image::Process& out) {
   out.pgid = stat.pgrp;
   out.sid = stat.session;
+  out.ctty = static_cast<uint32_t>(stat.tty_nr);
   out.exit_signal = stat.exit_signal;
   out.comm = status.name;
   out.umask = status.umask.value_or(022);

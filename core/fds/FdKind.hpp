@@ -48,6 +48,15 @@ struct FdDumpContext {
   // `ckpt dump --tcp-close`: every TCP connection to outside the tree comes
   // back as closed by its peer, as if each were named by --external.
   bool tcpClose = false;
+  // `ckpt dump --shell-job`: the terminal the tree was started from (outside
+  // it) is saved as "the user's terminal", to be replaced at restore.
+  bool shellJob = false;
+  // Whether the user or a hook named this fd as external.
+  bool isExternal(pid_t pid, int fd) const {
+    for (auto& [p, f] : externals)
+      if (p == pid && f == fd) return true;
+    return false;
+  }
 };
 
 class SharedObjects;
@@ -93,6 +102,8 @@ struct FdKind {
 };
 
 const std::vector<const FdKind*>& fdKinds();
+// A session layer adds the kinds it owns (tty/: terminals) at startup.
+void registerFdKind(const FdKind& kind);
 const FdKind& fdKindFor(image::FileKind kind);
 
 // Saves one fd of a process: finds the description if another fd shares it,

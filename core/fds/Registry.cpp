@@ -16,13 +16,26 @@ extern const FdKind kInotifyKind;
 extern const FdKind kEpollKind;
 extern const FdKind kInetSocketKind;
 
-const std::vector<const FdKind*>& fdKinds() {
-  static const std::vector<const FdKind*> kinds{
+static std::vector<const FdKind*>& kindList() {
+  static std::vector<const FdKind*> kinds{
       &kRegularFileKind, &kMemfdKind,   &kDeletedFileKind, &kPipeKind,
       &kCharDeviceKind,  &kEventfdKind, &kTimerfdKind,     &kSignalfdKind,
       &kInotifyKind,     &kEpollKind,   &kUnixSocketKind,  &kInetSocketKind,
   };
   return kinds;
+}
+
+const std::vector<const FdKind*>& fdKinds() {
+  return kindList();
+}
+
+void registerFdKind(const FdKind& kind) {
+  auto& kinds = kindList();
+  for (const FdKind* k : kinds)
+    if (k == &kind) return;
+  // Ahead of core's own: a layer's kind is more specific (a terminal is
+  // also a character device).
+  kinds.insert(kinds.begin(), &kind);
 }
 
 }  // namespace ckpt

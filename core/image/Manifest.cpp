@@ -36,7 +36,7 @@ constexpr std::array<std::pair<VmaKind, const char*>, 10> kVmaKinds{{
     {VmaKind::DeletedFile, "deleted_file"},
 }};
 
-constexpr std::array<std::pair<FileKind, const char*>, 14> kFileKinds{{
+constexpr std::array<std::pair<FileKind, const char*>, 15> kFileKinds{{
     {FileKind::Regular, "regular"},
     {FileKind::Directory, "directory"},
     {FileKind::Deleted, "deleted"},
@@ -51,6 +51,7 @@ constexpr std::array<std::pair<FileKind, const char*>, 14> kFileKinds{{
     {FileKind::Memfd, "memfd"},
     {FileKind::UnixSocket, "unix_socket"},
     {FileKind::InetSocket, "inet_socket"},
+    {FileKind::Tty, "tty"},
 }};
 
 // RLIMIT_* numbers are the same on every Linux architecture but x86's order;
@@ -245,6 +246,12 @@ void enc(J& j, const std::array<T, N>& items) {
     enc(e, item);
     j.push_back(std::move(e));
   }
+}
+// Layer state (Image::layers): opaque objects, copied as they are.
+template <class J>
+void enc(J& j, const std::map<std::string, nlohmann::json>& layers) {
+  j = J::object();
+  for (const auto& [name, state] : layers) j[name] = J::parse(state.dump());
 }
 template <class J>
 void enc(J& j, const std::map<int, Rlimit>& limits) {
@@ -446,6 +453,7 @@ void enc(J& j, const Process& v) {
   PUT(exit_status);
   PUT(child_subreaper);
   PUT(stopped);
+  PUT(ctty);
   PUT(cwd);
   PUT(root);
   PUT(umask);
@@ -484,6 +492,7 @@ void enc(J& j, const Image& v) {
   PUT(pipes);
   PUT(objects);
   PUT(hooks);
+  PUT(layers);
   PUT(processes);
 }
 
@@ -617,6 +626,15 @@ void dec(const json& v, const Ctx& c, std::array<T, N>& out) {
     c.fail(fmt::format("expected array of {}, got {}", N,
                        v.is_array() ? fmt::format("{} elements", v.size()) : describe(v)));
   for (size_t i = 0; i < N; ++i) dec(v[i], c.at(i), out[i]);
+}
+
+void dec(const json& v, const Ctx& c, std::map<std::string, json>& out) {
+  requireObject(v, c);
+  out.clear();
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    if (!it.value().is_object()) c.key(it.key()).fail("expected object, got " + describe(it.value()));
+    out[it.key()] = it.value();
+  }
 }
 
 void dec(const json& v, const Ctx& c, std::map<int, Rlimit>& out) {
@@ -831,6 +849,7 @@ void dec(const json& j, const Ctx& c, Process& out) {
   GET(exit_status);
   GET(child_subreaper);
   GET(stopped);
+  GET(ctty);
   GET(cwd);
   GET(root);
   GET(umask);
@@ -867,6 +886,7 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(pipes);
   GET(objects);
   GET(hooks);
+  GET(layers);
   GET(processes);
 }
 

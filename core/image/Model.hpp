@@ -166,6 +166,9 @@ enum class FileKind {
   Memfd,
   UnixSocket,
   InetSocket,
+  // A terminal (pty master or slave, or a terminal outside the tree): its
+  // state belongs to the tty layer, which registers the kind (tty/).
+  Tty,
 };
 
 // An open file description, shared by every fd (in any process) that refers to it.
@@ -211,6 +214,7 @@ struct Process {
   int exit_status = 0;  // wait status of a zombie
   bool child_subreaper = false;
   bool stopped = false;  // in a job-control stop (SIGSTOP, Ctrl-Z) at dump
+  uint64_t ctty = 0;     // controlling terminal's device number (stat tty_nr), 0: none
   std::string comm;
   std::vector<Thread> threads;  // threads[0] is the main thread (tid == pid)
   std::vector<Vma> vmas;
@@ -249,6 +253,9 @@ struct Image {
   std::vector<Pipe> pipes;
   std::vector<SharedObject> objects;
   std::vector<Hook> hooks;
+  // What a session layer (tty/, x11proxy/, vnc/) saved about the tree, by
+  // layer name; written and read by that layer alone. Objects.
+  std::map<std::string, nlohmann::json> layers;
 };
 
 }  // namespace ckpt::image

@@ -15,6 +15,7 @@
 
 #include "core/hooks/RestartHooks.hpp"
 #include "core/image/ImageReader.hpp"
+#include "core/layers/Layer.hpp"
 #include "core/restore/MemoryRestorer.hpp"
 #include "core/restore/StateRestorer.hpp"
 #include "core/restore/TreeBuilder.hpp"
@@ -91,8 +92,15 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   // cross-CPU wakeups make it several times slower. Stubs inherit the pin.
   CpuPin pin;
   ScratchLayout scratch = chooseScratch(img);
+  std::vector<std::unique_ptr<LayerRestore>> layerRestores;
+  for (Layer* layer : layers())
+    if (auto lr = layer->beginRestore(img, req)) layerRestores.push_back(std::move(lr));
   TreeBuilder tree(img, scratch);
+  tree.onSessionLeader([&](RestoredProcess& p) {
+    for (auto& lr : layerRestores) lr->sessionLeader(p);
+  });
   tree.build();
+  for (auto& lr : layerRestores) lr->treeBuilt(tree.processes(), scratch);
   SharedObjects objects(img, dir);
   FdRestoreContext files{img, dir, {}, {}, {}, &objects};
   for (auto& p : tree.processes()) {
@@ -112,6 +120,7 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   for (auto& p : tree.processes())
     if (p.img->stopped && !p.img->zombie) kill(p.pid, SIGSTOP);
 
+  for (auto& lr : layerRestores) lr->treeRunning(img, img.processes.front().pid);
   RestoreSummary sum;
   sum.root = img.processes.front().pid;
   sum.processes = img.processes.size();

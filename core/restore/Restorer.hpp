@@ -14,6 +14,9 @@ struct RestoreRequest {
   std::string dir;
   std::map<std::string, std::string> hookOptions;  // --hook-option KEY=VALUE (core/hooks/)
   std::chrono::milliseconds hookTimeout{10000};    // --hook-timeout
+  // --shell-job: the terminal ckpt runs in stands in for the one the tree
+  // was started from (its fds and controlling terminal).
+  bool shellJob = false;
 };
 
 struct RestoreSummary {

@@ -224,7 +224,6 @@ void restoreProcessState(RestoredProcess& p, const ScratchLayout& s) {
   p.main->call(SYS_umask, img.umask);
   p.main->check("personality", SYS_personality, img.personality);
   restoreSigactions(p, s, mem);
-  restoreTimers(p, s, mem);
   if (img.child_subreaper)
     p.main->check("prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1);
   p.main->call(SYS_prctl, PR_SET_PDEATHSIG, 0);
@@ -245,6 +244,9 @@ void restoreThreads(RestoredProcess& p, const ScratchLayout& s, TreeBuilder& tre
   if (img.threads.empty() || img.threads.front().tid != img.pid)
     throw Error(fmt::format("manifest: process {} has no main thread", img.pid));
   for (size_t i = 1; i < img.threads.size(); ++i) tree.createThread(p, img.threads[i].tid);
+  // After the threads: a timer may signal one of them (SIGEV_THREAD_ID, as
+  // glibc's SIGEV_THREAD timers do), which must exist when it is created.
+  restoreTimers(p, s, mem);
   drainSignals(*p.main, s, mem);
   for (size_t i = 1; i < img.threads.size(); ++i) {
     const Tracee& t = p.threads[i];

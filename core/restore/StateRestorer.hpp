@@ -11,7 +11,8 @@ namespace ckpt {
 
 void restoreFds(RestoredProcess& p, const ScratchLayout& s, FdRestoreContext& ctx);
 void restoreProcessState(RestoredProcess& p, const ScratchLayout& s);
-// Creates the other threads, sets every thread's state, queues pending
+// Creates the other threads, then the POSIX timers (which may signal one of
+// them), sets every thread's state, queues pending
 // signals, removes the scratch area and leaves every thread stopped with its
 // final registers, ready to be detached.
 void restoreThreads(RestoredProcess& p, const ScratchLayout& s, TreeBuilder& tree);

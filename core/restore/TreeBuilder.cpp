@@ -282,15 +282,18 @@ void TreeBuilder::exitZombies() {
 
 void TreeBuilder::build() {
   spawnRoot();
-  if (img_.processes.front().sid == img_.processes.front().pid)
-    procs_.front().main->check("setsid", SYS_setsid);
+  auto becomeSessionLeader = [&](RestoredProcess& p) {
+    p.main->check("setsid", SYS_setsid);
+    if (sessionLeader_) sessionLeader_(p);
+  };
+  if (img_.processes.front().sid == img_.processes.front().pid) becomeSessionLeader(procs_.front());
   for (size_t i = 1; i < img_.processes.size(); ++i) {
     const image::Process& p = img_.processes[i];
     RestoredProcess& parent = byPid(p.ppid);
     if (parent.img->zombie)
       throw Error(fmt::format("manifest: process {} has a zombie parent {}", p.pid, p.ppid));
     spawnChild(parent, p);
-    if (p.sid == p.pid) procs_.back().main->check("setsid", SYS_setsid);
+    if (p.sid == p.pid) becomeSessionLeader(procs_.back());
   }
   setupGroups();
   exitZombies();

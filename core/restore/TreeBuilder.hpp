@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <deque>
+#include <functional>
 #include <map>
 
 #include "core/image/Model.hpp"
@@ -21,6 +22,9 @@ class TreeBuilder {
   // On failure (or if not disarmed) every stub created so far is killed.
   ~TreeBuilder();
 
+  // Called for each process right after it became a session leader, before
+  // any of its children exists (a controlling terminal is inherited).
+  void onSessionLeader(std::function<void(RestoredProcess&)> f) { sessionLeader_ = std::move(f); }
   void build();
   std::deque<RestoredProcess>& processes() { return procs_; }
   RestoredProcess& byPid(pid_t pid);
@@ -41,6 +45,7 @@ class TreeBuilder {
   ScratchLayout scratch_;
   std::deque<RestoredProcess> procs_;
   bool armed_ = true;
+  std::function<void(RestoredProcess&)> sessionLeader_;
 };
 
 // Waits (a few seconds at most, saying so) until `pid` can be taken again,

@@ -345,7 +345,7 @@ RunningCommand Harness::start(const std::vector<std::string>& argv) {
   return {pid, out[0], err[0], joinCmdline(argv)};
 }
 
-CommandResult Harness::finish(RunningCommand& cmd, Clock::duration timeout) {
+CommandResult Harness::finish(RunningCommand& cmd, Clock::duration timeout, bool report) {
   auto deadline = Clock::now() + timeout;
   CommandResult res;
   res.cmdline = cmd.cmdline;
@@ -381,7 +381,7 @@ CommandResult Harness::finish(RunningCommand& cmd, Clock::duration timeout) {
   }
   res.status = waitExit(cmd.pid, Seconds(10));
   if (timedOut) res.status = {ExitStatus::TimedOut, -1};
-  runs_.push_back(res);
+  if (report) runs_.push_back(res);
   return res;
 }
 
@@ -390,9 +390,10 @@ CommandResult Harness::runCkpt(const std::vector<std::string>& args, Clock::dura
   return finish(cmd, timeout);
 }
 
-CommandResult Harness::run(const std::vector<std::string>& argv, Clock::duration timeout) {
+CommandResult Harness::run(const std::vector<std::string>& argv, Clock::duration timeout,
+                           bool report) {
   RunningCommand cmd = start(argv);
-  return finish(cmd, timeout);
+  return finish(cmd, timeout, report);
 }
 
 std::string Harness::log() const {

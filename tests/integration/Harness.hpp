@@ -86,10 +86,12 @@ class Harness {
   CommandResult runCkpt(const std::vector<std::string>& args, Clock::duration timeout = kTimeout);
   RunningCommand startCkpt(const std::vector<std::string>& args);
   // The same for any program (argv[0] a path, or a name looked up in PATH).
-  CommandResult run(const std::vector<std::string>& argv, Clock::duration timeout = kTimeout);
+  // `report`: false for polls repeated many times (kept out of report()).
+  CommandResult run(const std::vector<std::string>& argv, Clock::duration timeout = kTimeout,
+                    bool report = true);
   RunningCommand start(const std::vector<std::string>& argv);
   // Collects the output and status of a started command (ckpt or any).
-  CommandResult finish(RunningCommand& cmd, Clock::duration timeout = kTimeout);
+  CommandResult finish(RunningCommand& cmd, Clock::duration timeout = kTimeout, bool report = true);
 
   // The pids of root and all its descendants (from /proc/PID/task/TID/children).
   static std::vector<pid_t> treePids(pid_t root);

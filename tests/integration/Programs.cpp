@@ -55,7 +55,7 @@ std::vector<ProgramCase> protocolPrograms() {
   std::vector<ProgramCase> out;
   for (const char* name :
        {"mem_anon", "mem_file", "mem_big", "threads", "signals", "timers", "tree", "fds", "misc",
-        "blocked_read", "shm", "creds", "unix_sockets", "inet_sockets"})
+        "blocked_read", "shm", "creds", "unix_sockets", "inet_sockets", "pty"})
     out.push_back({name, {programPath(name)}});
   for (auto& p : out)
     if (p.name == "misc") p.argv.insert(p.argv.end(), {"first", "second arg", ""});

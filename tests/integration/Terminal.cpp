@@ -38,10 +38,10 @@ TmuxServer::~TmuxServer() {
   if (running_) h_.run({"tmux", "-S", socket_, "kill-server"}, Seconds(10));
 }
 
-CommandResult TmuxServer::tryTmux(const std::vector<std::string>& args) {
+CommandResult TmuxServer::tryTmux(const std::vector<std::string>& args, bool report) {
   std::vector<std::string> argv{"tmux", "-S", socket_};
   argv.insert(argv.end(), args.begin(), args.end());
-  return h_.run(argv);
+  return h_.run(argv, kTimeout, report);
 }
 
 std::string TmuxServer::tmux(const std::vector<std::string>& args) {
@@ -76,14 +76,19 @@ static std::string trimTrailingBlankLines(std::string s) {
   return s;
 }
 
+// Screens are read often (polls): not in the failure report.
 std::string TmuxServer::capture(const std::string& target, bool escapes) {
   std::vector<std::string> args{"capture-pane", "-p", "-t", target};
   if (escapes) args.push_back("-e");
-  return trimTrailingBlankLines(tmux(args));
+  auto r = tryTmux(args, false);
+  if (!r.status.ok()) throw std::runtime_error("tmux failed: " + r.describe());
+  return trimTrailingBlankLines(r.out);
 }
 
 std::string TmuxServer::captureHistory(const std::string& target) {
-  return trimTrailingBlankLines(tmux({"capture-pane", "-p", "-S", "-", "-t", target}));
+  auto r = tryTmux({"capture-pane", "-p", "-S", "-", "-t", target}, false);
+  if (!r.status.ok()) throw std::runtime_error("tmux failed: " + r.describe());
+  return trimTrailingBlankLines(r.out);
 }
 
 void TmuxServer::sendText(const std::string& target, const std::string& text) {
@@ -101,7 +106,7 @@ bool TmuxServer::waitForText(const std::string& target, const std::string& text,
   // tmux offers no event for "the screen now shows X": poll the screen.
   return waitUntil(
       [&] {
-        auto r = tryTmux({"capture-pane", "-p", "-t", target});
+        auto r = tryTmux({"capture-pane", "-p", "-t", target}, false);
         return r.status.ok() && r.out.find(text) != std::string::npos;
       },
       timeout);

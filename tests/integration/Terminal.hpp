@@ -27,8 +27,9 @@ class TmuxServer {
 
   // Runs `tmux -S SOCKET args...`; throws with its output if it fails.
   std::string tmux(const std::vector<std::string>& args);
-  // The same, returning the result instead of throwing.
-  CommandResult tryTmux(const std::vector<std::string>& args);
+  // The same, returning the result instead of throwing; `report`: false for
+  // polls (kept out of the failure report).
+  CommandResult tryTmux(const std::vector<std::string>& args, bool report = true);
 
   pid_t serverPid();
   // A new window in `session` running `command`; returns its pane id (%N).

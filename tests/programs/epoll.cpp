@@ -121,14 +121,8 @@ int main(int argc, char** argv) {
   const auto regsOuter = registrations(outer), regsInner = registrations(inner),
              regsEp2 = registrations(ep2);
 
-  sigset_t usr1;
-  sigemptyset(&usr1);
-  sigaddset(&usr1, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &usr1, nullptr);
-  pid_t child = fork();
-  if (child < 0) zdtm::die("fork");
+  pid_t child = zdtm::forkBlockingUsr1();
   if (child == 0) {
-    zdtm::closeReadyFdInChild();
     zdtm::waitForSigusr1(zdtm::Wait::Sigwaitinfo);
     // Level-triggered: seeing them does not take them from the parent.
     Datas got = ready(outer);

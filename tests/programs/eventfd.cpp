@@ -51,14 +51,8 @@ int main() {
   int semDup = dup(sem);
   int shared = eventfdOrDie(1, EFD_NONBLOCK);
 
-  sigset_t usr1;
-  sigemptyset(&usr1);
-  sigaddset(&usr1, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &usr1, nullptr);
-  pid_t child = fork();
-  if (child < 0) zdtm::die("fork");
+  pid_t child = zdtm::forkBlockingUsr1();
   if (child == 0) {
-    zdtm::closeReadyFdInChild();
     zdtm::waitForSigusr1(zdtm::Wait::Sigwaitinfo);
     uint64_t add = 10;
     CHECK(isEventfd(shared), "child: fd %d is not an eventfd", shared);

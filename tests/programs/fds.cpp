@@ -133,14 +133,8 @@ int main() {
   int shared = openOrDie(dataPath, O_RDONLY);
   lseek(shared, 2000, SEEK_SET);
   // The child starts with SIGUSR1 blocked: the parent may forward it at once.
-  sigset_t usr1;
-  sigemptyset(&usr1);
-  sigaddset(&usr1, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &usr1, nullptr);
-  pid_t child = fork();
-  if (child < 0) zdtm::die("fork");
+  pid_t child = zdtm::forkBlockingUsr1();
   if (child == 0) {
-    zdtm::closeReadyFdInChild();
     // Keep only stdio and the shared fd.
     for (int fd : openFds())
       if (fd > 2 && fd != shared) close(fd);

@@ -2,6 +2,7 @@
 // notification; one disarmed; ids with a gap) armed with long times. After
 // restore: same ids and notifications, remaining times sane, and the timers
 // still deliver their signals with their values.
+#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
@@ -12,6 +13,11 @@ namespace {
 
 const int kSigMono = SIGRTMIN + 1;
 const int kSigThread = SIGRTMIN + 4;
+
+int g_tickPipe[2] = {-1, -1};
+void onTick(sigval) {
+  (void)!write(g_tickPipe[1], "t", 1);
+}
 
 struct Posix {
   const char* name;
@@ -79,6 +85,15 @@ int main() {
   };
   for (auto& t : timers)
     if (timer_settime(t.id, 0, &t.set, nullptr) != 0) zdtm::die("timer_settime %s", t.name);
+  // SIGEV_THREAD: libc's helper thread receives the timer's signal (its
+  // timer names that thread), then runs the function on a new thread.
+  if (pipe(g_tickPipe) != 0) zdtm::die("pipe");
+  sigevent threadEv{};
+  threadEv.sigev_notify = SIGEV_THREAD;
+  threadEv.sigev_notify_function = onTick;
+  timer_t threadTimer{};
+  if (timer_create(CLOCK_MONOTONIC, &threadEv, &threadTimer) != 0)
+    zdtm::die("timer_create SIGEV_THREAD");
   const auto procTimers = zdtm::readFile("/proc/self/timers");
   if (!procTimers) zdtm::die("read /proc/self/timers");
 
@@ -133,6 +148,11 @@ int main() {
             si.si_timerid);
     }
   }
+  itimerspec tick{};
+  tick.it_value.tv_nsec = 1000000;
+  timer_settime(threadTimer, 0, &tick, nullptr);
+  pollfd pf{g_tickPipe[0], POLLIN, 0};
+  CHECK(poll(&pf, 1, 30000) == 1, "the SIGEV_THREAD timer did not run its function");
   itimerval soon{{0, 0}, {0, 1000}};
   setitimer(ITIMER_REAL, &soon, nullptr);
   siginfo_t si{};

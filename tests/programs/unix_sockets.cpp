@@ -242,14 +242,8 @@ int main() {
   // A stream pair shared with a child: each end has data from the other queued.
   int pc[2];
   pairOrDie(SOCK_STREAM, pc);
-  sigset_t usr1;
-  sigemptyset(&usr1);
-  sigaddset(&usr1, SIGUSR1);
-  sigprocmask(SIG_BLOCK, &usr1, nullptr);
-  pid_t child = fork();
-  if (child < 0) zdtm::die("fork");
+  pid_t child = zdtm::forkBlockingUsr1();
   if (child == 0) {
-    zdtm::closeReadyFdInChild();
     close(pc[0]);
     sendOrDie(pc[1], "child->parent");
     zdtm::waitForSigusr1(zdtm::Wait::Sigwaitinfo);

@@ -172,6 +172,17 @@ inline void closeReadyFdInChild() {
   fd = -1;
 }
 
+// Forks a process of the tree that will wait for SIGUSR1 with sigwaitinfo:
+// SIGUSR1 is blocked first (in the caller too, so none is lost before the
+// wait), and the child drops the ready fd. Returns fork()'s result.
+inline pid_t forkBlockingUsr1() {
+  detail::setBlocked(SIGUSR1, true);
+  pid_t child = fork();
+  if (child < 0) die("fork");
+  if (child == 0) closeReadyFdInChild();
+  return child;
+}
+
 // How a program waits for SIGUSR1; programs vary it so that the dump meets
 // threads stopped in different places.
 enum class Wait {

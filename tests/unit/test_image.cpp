@@ -313,6 +313,7 @@ void visit(FieldCheck& c, const std::string& p, const Process& a, const Process&
   F(exit_status);
   F(child_subreaper);
   F(stopped);
+  F(ctty);
   F(comm);
   visitVec(c, p + ".threads", a.threads, b.threads);
   visitVec(c, p + ".vmas", a.vmas, b.vmas);
@@ -359,6 +360,7 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   visitVec(c, p + ".pipes", a.pipes, b.pipes);
   visitVec(c, p + ".objects", a.objects, b.objects);
   visitVec(c, p + ".hooks", a.hooks, b.hooks);
+  F(layers);
 }
 
 #undef F
@@ -394,6 +396,7 @@ Image makeFullImage(ImageWriter& w) {
   p.exit_status = 0x0900;
   p.child_subreaper = true;
   p.stopped = true;
+  p.ctty = 0x8802;  // /dev/pts/2
   p.comm = "bash";
 
   Thread t;
@@ -546,6 +549,7 @@ Image makeFullImage(ImageWriter& w) {
   deleted.content_xxh3 = w.writeBlob(deleted.content_file, content.data(), content.size());
   img.files = {tty, pipeEnd, deleted};
   img.hooks = {{4250, "ckpt-hook:editor"}};
+  img.layers["tty"] = {{"ptys", {{{"index", 2}}}}, {"terminal", nullptr}};
   return img;
 }
 
@@ -604,9 +608,9 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(FdEntry), 12u) << hint;
   EXPECT_EQ(sizeof(FileDesc), 168u) << hint;
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
-  EXPECT_EQ(sizeof(Process), 664u) << hint;
+  EXPECT_EQ(sizeof(Process), 672u) << hint;
   EXPECT_EQ(sizeof(Hook), 40u) << hint;
-  EXPECT_EQ(sizeof(Image), 264u) << hint;
+  EXPECT_EQ(sizeof(Image), 312u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {
