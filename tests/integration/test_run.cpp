@@ -3,6 +3,8 @@
 // the tree, the pid file, and its checkpoint hook driven as ckpt would.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +78,29 @@ class RunTest : public ::testing::Test {
 
   bool waitFor(const std::string& text) { return tmux->waitForText("main", text); }
 
+  // `ckpt dump --shell-job --kill` of ckpt run's tree; waits until every
+  // process of it is gone (the pane's shell reaps ckpt run; the others,
+  // orphaned, come to this test process, the subreaper above tmux).
+  void dumpKilled(pid_t run) {
+    auto tree = Harness::treePids(run);
+    auto r = h.runCkpt({"dump", std::to_string(run), "-o", h.imageDir(), "--shell-job", "--kill"});
+    ASSERT_TRUE(r.status.ok()) << r.describe();
+    ASSERT_TRUE(waitFor("ckpt-status=137"));
+    for (pid_t p : tree)
+      if (p != run) h.waitExit(p, Seconds(10));
+    for (pid_t p : tree) ASSERT_TRUE(waitUntil([&] { return !pidExists(p); })) << "pid " << p;
+  }
+
+  // A new terminal of cols x rows (a session of its own) in which the
+  // image is restored with --shell-job; returns its target.
+  std::string restoreInNewTerminal(int cols, int rows) {
+    tmux->tmux({"new-session", "-d", "-s", "restored", "-x", std::to_string(cols), "-y",
+                std::to_string(rows),
+                ckptBinary() + " restore --shell-job " + h.imageDir() +
+                    "; echo restore-status=$?; exec cat"});
+    return "restored";
+  }
+
   // Sends `event` (JSON) to ckpt run's hook as ckpt would; returns the reply.
   Json hookEvent(pid_t run, const std::string& event) {
     auto deadline = hooks::Clock::now() + std::chrono::seconds(10);
@@ -148,6 +173,17 @@ TEST_F(RunTest, ShowsOutputTakesInputExitsWithStatusAndPutsModesBack) {
   EXPECT_NE(readFile("/proc/" + std::to_string(run) + "/cmdline").find("run"), std::string::npos);
   EXPECT_NE(tmux->capture("main").find("\033[1m\033[31mbold red"), std::string::npos)
       << tmux->capture("main");
+  // Its fds 0-2 are not close-on-exec, also as /proc shows them to a dump.
+  std::string kids =
+      readFile("/proc/" + std::to_string(run) + "/task/" + std::to_string(run) + "/children");
+  ASSERT_FALSE(kids.empty());
+  for (int fd = 0; fd <= 2; ++fd) {
+    std::string info =
+        readFile("/proc/" + std::to_string(std::stoi(kids)) + "/fdinfo/" + std::to_string(fd));
+    auto at = info.find("flags:\t");
+    ASSERT_NE(at, std::string::npos) << info;
+    EXPECT_EQ(std::stoul(info.substr(at + 7), nullptr, 8) & O_CLOEXEC, 0u) << "fd " << fd << info;
+  }
   // The program runs on a terminal of its own, not the pane's.
   EXPECT_EQ(tmux->capture("main", false).find(tmux->paneTty("main")), std::string::npos);
   // The user's terminal is raw while ckpt run runs.
@@ -316,6 +352,46 @@ TEST_F(RunTest, CtrlCReachesAProgramThatNeverStopsWriting) {
   tmux->sendKeys("main", {"C-c"});
   ASSERT_TRUE(waitFor("ckpt-status=9"));
   EXPECT_NE(tmux->capture("main", false).find("interrupted"), std::string::npos);
+}
+
+TEST_F(RunTest, VimDumpedWithKillComesBackExactlyInAnotherTerminal) {
+  const std::string file = h.dir() + "/notes.txt";
+  start("exec vim -u NONE -i NONE -N -n " + file);
+  ASSERT_TRUE(waitFor("notes.txt"));
+  tmux->sendText("main", "iunsaved line");
+  tmux->sendKeys("main", {"Escape"});
+  tmux->sendText("main", "0vll");
+  ASSERT_TRUE(waitFor("-- VISUAL --"));
+  const std::string before = tmux->capture("main");
+  ASSERT_NO_FATAL_FAILURE(dumpKilled(runPid()));
+
+  // The same size: vim gets no SIGWINCH; the screen is the model's.
+  std::string pane = restoreInNewTerminal(80, 24);
+  ASSERT_TRUE(tmux->waitForText(pane, "-- VISUAL --")) << tmux->capture(pane);
+  expectSameCells(before, tmux->capture(pane), 24, 80);
+  // vim runs on: its edits are there, keys reach it, and `ckpt restore`
+  // ends with ckpt run, which ends with vim.
+  tmux->sendKeys(pane, {"Escape"});
+  tmux->sendText(pane, ":wq");
+  tmux->sendKeys(pane, {"Enter"});
+  ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
+  EXPECT_EQ(readFile(file), "unsaved line\n");
+}
+
+TEST_F(RunTest, AProgramIgnoringSigwinchComesBackFromTheModelInABiggerTerminal) {
+  start(
+      "printf '\\033[1;33mkept \\033[44mby the model\\033[0m\\n\\033[7;30Hplaced'; "
+      "trap '' WINCH; read x; stty size; read y");
+  ASSERT_TRUE(waitFor("placed"));
+  const std::string before = tmux->capture("main");
+  ASSERT_NO_FATAL_FAILURE(dumpKilled(runPid()));
+  std::string pane = restoreInNewTerminal(100, 30);
+  ASSERT_TRUE(tmux->waitForText(pane, "placed")) << tmux->capture(pane);
+  expectSameCells(before, tmux->capture(pane), 30, 100);
+  tmux->sendKeys(pane, {"Enter"});
+  ASSERT_TRUE(tmux->waitForText(pane, "30 100")) << tmux->capture(pane);
+  tmux->sendKeys(pane, {"Enter"});
+  ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
 }
 
 TEST_F(RunTest, RefusesACommandThatCannotRun) {

@@ -28,8 +28,12 @@ UniqueFd openMaster() {
 
 UniqueFd openSlave(int master) {
   // TIOCGPTPEER opens the slave of this very master, with no path lookup.
-  UniqueFd slave(ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  // Its flags become the file's own (not only this fd's), and /proc shows
+  // them for every fd of the file: with O_CLOEXEC among them, the program's
+  // fds 0-2 would look close-on-exec to a dump, and be restored so.
+  UniqueFd slave(ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY));
   if (!slave) throwErrno("opening the pty's slave");
+  if (fcntl(slave.get(), F_SETFD, FD_CLOEXEC) != 0) throwErrno("fcntl FD_CLOEXEC");
   return slave;
 }
 
