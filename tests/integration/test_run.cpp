@@ -30,6 +30,29 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
+// Two captures (capture-pane -e) show the same cells: text, colours and
+// attributes. The escapes of a capture depend on how the screen was drawn,
+// so both are drawn into a model and compared cell by cell.
+void expectSameCells(const std::string& want, const std::string& got, int rows, int cols) {
+  auto draw = [&](const std::string& capture) {
+    auto m = std::make_unique<tty::TerminalModel>(rows, cols);
+    std::string text;
+    for (char c : capture) text += c == '\n' ? std::string("\033[0m\r\n") : std::string(1, c);
+    m->feed(text);
+    return m;
+  };
+  auto w = draw(want), g = draw(got);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      tty::Cell a = w->cell(r, c), b = g->cell(r, c);
+      EXPECT_TRUE(a.chars == b.chars && a.style == b.style)
+          << "cell " << r << "," << c << " differs:\n"
+          << want << "\n---\n"
+          << got;
+      if (::testing::Test::HasFailure()) return;
+    }
+}
+
 class RunTest : public ::testing::Test {
  protected:
   void TearDown() override {
@@ -91,14 +114,31 @@ class RunTest : public ::testing::Test {
     for (pid_t p : tree) ASSERT_TRUE(waitUntil([&] { return !pidExists(p); })) << "pid " << p;
   }
 
-  // A new terminal of cols x rows (a session of its own) in which the
-  // image is restored with --shell-job; returns its target.
-  std::string restoreInNewTerminal(int cols, int rows) {
+  // Dumps ckpt run's tree (--shell-job --kill), restores it with
+  // --shell-job in a new terminal of cols x rows (a session of its own),
+  // and expects there, once `shown` appears, the cells the pane had.
+  // Returns the new terminal's target.
+  std::string moveToNewTerminal(int cols, int rows, const std::string& shown) {
+    const std::string before = tmux->capture("main");
+    dumpKilled(runPid());
+    if (::testing::Test::HasFatalFailure()) return "";
     tmux->tmux({"new-session", "-d", "-s", "restored", "-x", std::to_string(cols), "-y",
                 std::to_string(rows),
                 ckptBinary() + " restore --shell-job " + h.imageDir() +
                     "; echo restore-status=$?; exec cat"});
+    EXPECT_TRUE(tmux->waitForText("restored", shown)) << tmux->capture("restored");
+    expectSameCells(before, tmux->capture("restored"), rows, cols);
     return "restored";
+  }
+
+  // vim on `file` with a line typed and three characters selected.
+  void startVimWithSelection(const std::string& file) {
+    start("echo before-vim; exec vim -u NONE -i NONE -N -n " + file);
+    ASSERT_TRUE(waitFor("notes.txt"));
+    tmux->sendText("main", "iunsaved line");
+    tmux->sendKeys("main", {"Escape"});
+    tmux->sendText("main", "0vll");
+    ASSERT_TRUE(waitFor("-- VISUAL --"));
   }
 
   // Sends `event` (JSON) to ckpt run's hook as ckpt would; returns the reply.
@@ -140,29 +180,6 @@ pid_t parentOf(pid_t pid) {
   char state;
   std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid);
   return ppid;
-}
-
-// Two captures (capture-pane -e) show the same cells: text, colours and
-// attributes. The escapes of a capture depend on how the screen was drawn,
-// so both are drawn into a model and compared cell by cell.
-void expectSameCells(const std::string& want, const std::string& got, int rows, int cols) {
-  auto draw = [&](const std::string& capture) {
-    auto m = std::make_unique<tty::TerminalModel>(rows, cols);
-    std::string text;
-    for (char c : capture) text += c == '\n' ? std::string("\033[0m\r\n") : std::string(1, c);
-    m->feed(text);
-    return m;
-  };
-  auto w = draw(want), g = draw(got);
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) {
-      tty::Cell a = w->cell(r, c), b = g->cell(r, c);
-      EXPECT_TRUE(a.chars == b.chars && a.style == b.style)
-          << "cell " << r << "," << c << " differs:\n"
-          << want << "\n---\n"
-          << got;
-      if (::testing::Test::HasFailure()) return;
-    }
 }
 
 TEST_F(RunTest, ShowsOutputTakesInputExitsWithStatusAndPutsModesBack) {
@@ -306,13 +323,7 @@ TEST_F(RunTest, HookGivesTheTerminalBackBeforeAKillAndTakesItAgainAfterAFailedDu
 
 TEST_F(RunTest, VimOnTheAlternateScreenComesBackFromTheModel) {
   // The same size: vim gets no SIGWINCH and redraws nothing itself.
-  const std::string file = h.dir() + "/notes.txt";
-  start("echo before-vim; exec vim -u NONE -i NONE -N -n " + file);
-  ASSERT_TRUE(waitFor("notes.txt"));
-  tmux->sendText("main", "iunsaved line");
-  tmux->sendKeys("main", {"Escape"});
-  tmux->sendText("main", "0vll");
-  ASSERT_TRUE(waitFor("-- VISUAL --"));
+  ASSERT_NO_FATAL_FAILURE(startVimWithSelection(h.dir() + "/notes.txt"));
   const std::string before = tmux->capture("main");
   ASSERT_NO_FATAL_FAILURE(restartInBlankPane(runPid(), 80, 24, {"unsaved line", "before-vim"}));
   ASSERT_TRUE(waitFor("unsaved line"));
@@ -356,19 +367,10 @@ TEST_F(RunTest, CtrlCReachesAProgramThatNeverStopsWriting) {
 
 TEST_F(RunTest, VimDumpedWithKillComesBackExactlyInAnotherTerminal) {
   const std::string file = h.dir() + "/notes.txt";
-  start("exec vim -u NONE -i NONE -N -n " + file);
-  ASSERT_TRUE(waitFor("notes.txt"));
-  tmux->sendText("main", "iunsaved line");
-  tmux->sendKeys("main", {"Escape"});
-  tmux->sendText("main", "0vll");
-  ASSERT_TRUE(waitFor("-- VISUAL --"));
-  const std::string before = tmux->capture("main");
-  ASSERT_NO_FATAL_FAILURE(dumpKilled(runPid()));
-
+  ASSERT_NO_FATAL_FAILURE(startVimWithSelection(file));
   // The same size: vim gets no SIGWINCH; the screen is the model's.
-  std::string pane = restoreInNewTerminal(80, 24);
-  ASSERT_TRUE(tmux->waitForText(pane, "-- VISUAL --")) << tmux->capture(pane);
-  expectSameCells(before, tmux->capture(pane), 24, 80);
+  std::string pane = moveToNewTerminal(80, 24, "-- VISUAL --");
+  ASSERT_FALSE(HasFailure());
   // vim runs on: its edits are there, keys reach it, and `ckpt restore`
   // ends with ckpt run, which ends with vim.
   tmux->sendKeys(pane, {"Escape"});
@@ -383,11 +385,8 @@ TEST_F(RunTest, AProgramIgnoringSigwinchComesBackFromTheModelInABiggerTerminal) 
       "printf '\\033[1;33mkept \\033[44mby the model\\033[0m\\n\\033[7;30Hplaced'; "
       "trap '' WINCH; read x; stty size; read y");
   ASSERT_TRUE(waitFor("placed"));
-  const std::string before = tmux->capture("main");
-  ASSERT_NO_FATAL_FAILURE(dumpKilled(runPid()));
-  std::string pane = restoreInNewTerminal(100, 30);
-  ASSERT_TRUE(tmux->waitForText(pane, "placed")) << tmux->capture(pane);
-  expectSameCells(before, tmux->capture(pane), 30, 100);
+  std::string pane = moveToNewTerminal(100, 30, "placed");
+  ASSERT_FALSE(HasFailure());
   tmux->sendKeys(pane, {"Enter"});
   ASSERT_TRUE(tmux->waitForText(pane, "30 100")) << tmux->capture(pane);
   tmux->sendKeys(pane, {"Enter"});
