@@ -103,8 +103,9 @@ int main(int argc, char** argv) {
   runCmd->footer(
       "Example:\n"
       "  ckpt run --pidfile /tmp/vim.pid -- vim notes.txt\n"
-      "  ckpt dump $(cat /tmp/vim.pid) -o /var/tmp/vim.img --kill     (from another terminal)\n"
-      "  ckpt restore --shell-job /var/tmp/vim.img                     (in any terminal)\n"
+      "  ckpt dump $(cat /tmp/vim.pid) -o /var/tmp/vim.img --shell-job --kill   (from another "
+      "terminal)\n"
+      "  ckpt restore --shell-job /var/tmp/vim.img     (later, in any terminal: the same screen)\n"
       "ckpt run exits with CMD's status once CMD has exited and no process holds its\n"
       "terminal any more. It is a child subreaper: daemons that CMD starts stay in its tree.\n");
 
