@@ -393,6 +393,30 @@ TEST_F(RunTest, AProgramIgnoringSigwinchComesBackFromTheModelInABiggerTerminal) 
   ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
 }
 
+TEST_F(RunTest, ScreenWithAHardstatusLineComesBackExactlyAndScrollsAboveIt) {
+  // What DMTCP gets wrong: screen in a 100x30 terminal with a caption and a
+  // hardstatus line, dumped with --kill and restored in a fresh 100x30 one.
+  const std::string conf = h.dir() + "/screenrc", name = "ckpt-run-hs-" + std::to_string(getpid());
+  std::ofstream(conf) << "startup_message off\n"
+                         "hardstatus alwayslastline \"%{= kw}HARDSTATUS %n\"\n"
+                         "caption always \"%{= kg}CAPTION %t\"\n";
+  start("PS1='in-screen$ ' exec screen -c " + conf + " -S " + name + " sh", 100, 30);
+  ASSERT_TRUE(waitFor("HARDSTATUS"));
+  tmux->sendText("main", "seq 1 50");
+  tmux->sendKeys("main", {"Enter"});
+  ASSERT_TRUE(waitFor("50\nin-screen$"));
+  std::string pane = moveToNewTerminal(100, 30, "HARDSTATUS");
+  ASSERT_FALSE(HasFailure());
+  // 200 lines printed after the restore scroll above the two status lines.
+  tmux->sendText(pane, "seq 1000 1200");
+  tmux->sendKeys(pane, {"Enter"});
+  ASSERT_TRUE(tmux->waitForText(pane, "1200\nin-screen$")) << tmux->capture(pane);
+  std::string shown = tmux->capture(pane, false);
+  EXPECT_NE(shown.find("1200\nin-screen$\nCAPTION sh\nHARDSTATUS 0"), std::string::npos) << shown;
+  h.run({"screen", "-S", name, "-X", "quit"});
+  ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
+}
+
 TEST_F(RunTest, RefusesACommandThatCannotRun) {
   auto r = h.runCkpt({"run", "--", "/nonexistent/program"});
   EXPECT_TRUE(r.status.exitedWith(1)) << r.describe();
