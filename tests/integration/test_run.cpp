@@ -116,9 +116,11 @@ class RunTest : public ::testing::Test {
 
   // Dumps ckpt run's tree (--shell-job --kill), restores it with
   // --shell-job in a new terminal of cols x rows (a session of its own),
-  // and expects there, once `shown` appears, the cells the pane had.
+  // and expects there, once `shown` appears, the cells the pane had (unless
+  // !sameCells: a program that redraws for the new size changes them).
   // Returns the new terminal's target.
-  std::string moveToNewTerminal(int cols, int rows, const std::string& shown) {
+  std::string moveToNewTerminal(int cols, int rows, const std::string& shown,
+                                bool sameCells = true) {
     const std::string before = tmux->capture("main");
     dumpKilled(runPid());
     if (::testing::Test::HasFatalFailure()) return "";
@@ -127,7 +129,7 @@ class RunTest : public ::testing::Test {
                 ckptBinary() + " restore --shell-job " + h.imageDir() +
                     "; echo restore-status=$?; exec cat"});
     EXPECT_TRUE(tmux->waitForText("restored", shown)) << tmux->capture("restored");
-    expectSameCells(before, tmux->capture("restored"), rows, cols);
+    if (sameCells) expectSameCells(before, tmux->capture("restored"), rows, cols);
     return "restored";
   }
 
@@ -389,6 +391,35 @@ TEST_F(RunTest, AProgramIgnoringSigwinchComesBackFromTheModelInABiggerTerminal) 
   ASSERT_FALSE(HasFailure());
   tmux->sendKeys(pane, {"Enter"});
   ASSERT_TRUE(tmux->waitForText(pane, "30 100")) << tmux->capture(pane);
+  tmux->sendKeys(pane, {"Enter"});
+  ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
+}
+
+TEST_F(RunTest, LessRestoredIntoABiggerTerminalTakesItsSize) {
+  const std::string lines = h.dir() + "/lines.txt";
+  {
+    std::ofstream f(lines);
+    for (int i = 1; i <= 100; ++i) f << "line " << i << "\n";
+  }
+  start("less " + lines);
+  ASSERT_TRUE(waitFor("line 23"));
+  // Bigger: less shows six more lines of the file.
+  std::string pane = moveToNewTerminal(100, 30, "line 23", false);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(tmux->waitForText(pane, "line 29")) << tmux->capture(pane);
+  tmux->sendText(pane, "q");
+  ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
+}
+
+TEST_F(RunTest, VimRestoredIntoASmallerTerminalTakesItsSize) {
+  ASSERT_NO_FATAL_FAILURE(startVimWithSelection(h.dir() + "/notes.txt"));
+  std::string pane = moveToNewTerminal(60, 16, "-- VISUAL --", false);
+  ASSERT_FALSE(HasFailure());
+  tmux->sendKeys(pane, {"Escape"});
+  tmux->sendText(pane, ":call setline(1, 'size ' . &columns . 'x' . &lines)");
+  tmux->sendKeys(pane, {"Enter"});
+  ASSERT_TRUE(tmux->waitForText(pane, "size 60x16")) << tmux->capture(pane);
+  tmux->sendText(pane, ":q!");
   tmux->sendKeys(pane, {"Enter"});
   ASSERT_TRUE(tmux->waitForText(pane, "restore-status=0")) << tmux->capture(pane);
 }
