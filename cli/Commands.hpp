@@ -18,6 +18,8 @@ struct DumpOptions {
   double hookTimeout = 10;                       // --hook-timeout SECONDS
   bool tcpClose = false;                         // --tcp-close
   bool shellJob = false;                         // --shell-job
+  bool unixClose = false;                        // --unix-close
+  bool json = false;                             // --json: a summary for scripts
 };
 
 struct RestoreOptions {
@@ -26,6 +28,7 @@ struct RestoreOptions {
   std::map<std::string, std::string> hookOptions;  // --hook-option KEY=VALUE
   double hookTimeout = 10;                         // --hook-timeout SECONDS
   bool shellJob = false;                           // --shell-job
+  bool json = false;                               // --json (with --detach)
 };
 
 struct RunOptions {
@@ -36,6 +39,7 @@ struct RunOptions {
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
 int inspectCommand(const std::string& dir, bool json);
+int lsCommand(const std::string& folder, bool json);
 int checkCommand(bool json);
 int runCommand(const RunOptions& opts);
 

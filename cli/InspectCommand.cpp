@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -18,6 +19,8 @@
 #include <vector>
 
 #include "cli/Commands.hpp"
+#include "cli/DiskUsage.hpp"
+#include "cli/Format.hpp"
 #include "core/image/ImageReader.hpp"
 #include "core/image/Manifest.hpp"
 #include "core/image/Model.hpp"
@@ -41,26 +44,6 @@ struct MemoryByKind {
   uint64_t stored = 0;  // bytes in the page file
   uint64_t zero_pages = 0;
 };
-
-struct DiskUsage {
-  uint64_t files = 0;
-  uint64_t bytes = 0;  // apparent sizes
-  uint64_t disk = 0;   // allocated blocks
-};
-
-DiskUsage diskUsage(const std::string& dir) {
-  DiskUsage u;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-    struct stat st;
-    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    ++u.files;
-    u.bytes += static_cast<uint64_t>(st.st_size);
-    u.disk += static_cast<uint64_t>(st.st_blocks) * 512;
-  }
-  if (ec) throw SysError("list " + dir, ec.value());
-  return u;
-}
 
 std::map<VmaKind, MemoryByKind> memoryOf(const Process& p) {
   std::map<VmaKind, MemoryByKind> m;
@@ -123,25 +106,6 @@ std::string printable(const std::string& s) {
       out += ch;
   }
   return out;
-}
-
-std::string humanBytes(uint64_t n) {
-  if (n < 1024) return fmt::format("{} B", n);
-  const char* units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double v = static_cast<double>(n) / 1024;
-  size_t u = 0;
-  while (v >= 1024 && u + 1 < std::size(units)) v /= 1024, ++u;
-  return fmt::format("{:.1f} {}", v, units[u]);
-}
-
-std::string localTime(int64_t unix) {
-  const auto t = static_cast<time_t>(unix);
-  struct tm tm;
-  if (!localtime_r(&t, &tm)) return fmt::format("unix {}", unix);
-  char buf[64];
-  if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S %z", &tm) == 0)
-    return fmt::format("unix {}", unix);
-  return buf;
 }
 
 const char* plural(size_t n, const char* one, const char* many) {
@@ -209,6 +173,28 @@ void printText(const std::string& dir, const Image& img, const DiskUsage& du,
                  o.kind == image::VmaKind::Sysv
                      ? fmt::format("shmid {} key {:#x}", o.sysv_id, uint32_t(o.sysv_key))
                      : printable(o.name));
+    }
+  }
+
+  if (!img.sysv_sems.empty() || !img.sysv_msgs.empty()) {
+    fmt::print("\nSysV semaphores and message queues (same ids after restore)\n");
+    for (const auto& s : img.sysv_sems)
+      fmt::print("  semid {} key {:#x} mode {:o}: {} {} ({})\n", s.id, uint32_t(s.key), s.mode,
+                 s.values.size(), plural(s.values.size(), "semaphore", "semaphores"),
+                 fmt::join(s.values, " "));
+    for (const auto& q : img.sysv_msgs)
+      fmt::print("  msqid {} key {:#x} mode {:o}: {} {}, {}\n", q.id, uint32_t(q.key), q.mode,
+                 q.messages.size(), plural(q.messages.size(), "message", "messages"),
+                 humanBytes(q.data_size));
+  }
+  if (!img.locks.empty()) {
+    fmt::print("\nfile locks (taken again at restore)\n");
+    for (const auto& l : img.locks) {
+      std::string range = l.kind == image::LockKind::Flock ? "whole file"
+                          : l.len ? fmt::format("bytes {}-{}", l.start, l.start + l.len - 1)
+                                  : fmt::format("bytes {}-end", l.start);
+      fmt::print("  {} fd {}: {} {} lock, {}\n", l.pid, l.fd, image::lockKindName(l.kind),
+                 l.write ? "write" : "read", range);
     }
   }
 
@@ -316,6 +302,27 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
   ordered_json hooks = ordered_json::array();
   for (const auto& h : img.hooks) hooks.push_back({{"pid", h.pid}, {"name", h.name}});
   out["hooks"] = std::move(hooks);
+  ordered_json sems = ordered_json::array();
+  for (const auto& s : img.sysv_sems)
+    sems.push_back({{"semid", s.id}, {"key", s.key}, {"mode", s.mode}, {"values", s.values}});
+  out["sysv_semaphores"] = std::move(sems);
+  ordered_json queues = ordered_json::array();
+  for (const auto& q : img.sysv_msgs)
+    queues.push_back({{"msqid", q.id},
+                      {"key", q.key},
+                      {"mode", q.mode},
+                      {"messages", q.messages.size()},
+                      {"bytes", q.data_size}});
+  out["sysv_message_queues"] = std::move(queues);
+  ordered_json locks = ordered_json::array();
+  for (const auto& l : img.locks)
+    locks.push_back({{"pid", l.pid},
+                     {"fd", l.fd},
+                     {"kind", image::lockKindName(l.kind)},
+                     {"write", l.write},
+                     {"start", l.start},
+                     {"len", l.len}});
+  out["locks"] = std::move(locks);
   // Paths and comm are bytes, not always UTF-8; a summary may show U+FFFD.
   const std::string text = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(text.data(), 1, text.size(), stdout);

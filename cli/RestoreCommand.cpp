@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <optional>
 
+#include <nlohmann/json.hpp>
+
 #include "cli/Commands.hpp"
 #include "core/restore/Restorer.hpp"
 #include "core/util/Error.hpp"
@@ -77,6 +79,16 @@ int restoreCommand(const RestoreOptions& opts) {
   // decides); the failure shows in the exit status (core/hooks/PROTOCOL.md).
   for (const auto& e : s.hookErrors) std::fprintf(stderr, "ckpt: restore: %s\n", e.c_str());
   const int hookStatus = s.hookErrors.empty() ? 0 : 1;
+  if (opts.detach && opts.json) {
+    nlohmann::json j{{"root", s.root},
+                     {"processes", s.processes},
+                     {"verify_ms", s.verifyMs},
+                     {"restore_ms", s.restoreMs},
+                     {"hook_errors", s.hookErrors}};
+    std::printf("%s\n", j.dump(2).c_str());
+    std::fflush(stdout);
+    return hookStatus;
+  }
   if (opts.detach) {
     std::printf("%d\n", s.root);
     std::fflush(stdout);

@@ -19,6 +19,21 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("-v,--verbose", verbosity, "More messages (repeat for debug)");
   app.add_flag("-q,--quiet", quiet, "Only errors");
+  app.footer(R"help(Examples:
+  ckpt dump 4242 -o job.img --kill        save a process tree, then stop it
+  ckpt restore job.img                    bring it back, in the foreground
+  ckpt dump "$(tmux display -p '#{pid}')" -o tmux.img --kill
+  ckpt restore tmux.img --detach && tmux attach
+  ckpt dump "$(pgrep -n vim)" -o vim.img --shell-job --kill
+  ckpt restore vim.img --shell-job        vim again, in this terminal
+  ckpt run -- vim notes.txt               vim on a terminal ckpt can repaint exactly
+  ckpt ls                                 the images here
+
+Exit status: 0 success; 1 failure (the message names what failed and on
+which pid, fd or file; a failed dump leaves the program running, a failed
+restore leaves nothing running); 2 bad command line. A foreground restore
+exits with the restored root's status (128+N if killed by signal N).
+`ckpt COMMAND --help` describes each command.)help");
 
   cli::DumpOptions dump;
   auto* dumpCmd = app.add_subcommand("dump", "Checkpoint the process tree rooted at PID into DIR");
@@ -45,6 +60,11 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
   dumpCmd->add_flag("--tcp-close", dump.tcpClose,
                     "Restore every TCP connection to outside the tree as closed by its peer");
+  dumpCmd->add_flag("--unix-close", dump.unixClose,
+                    "Restore every unix socket connected outside the tree as closed by its "
+                    "peer (a server's clients: tmux's attached clients)");
+  dumpCmd->add_flag("--json", dump.json,
+                    "Print a summary for scripts (image, processes, sizes, times)");
   dumpCmd->add_flag("--shell-job", dump.shellJob,
                     "The tree runs on the terminal it was started from (outside the tree): "
                     "save it as the user's terminal, for `restore --shell-job`");
@@ -52,6 +72,14 @@ int main(int argc, char** argv) {
       ->add_option("--hook-timeout", dump.hookTimeout,
                    "Seconds each program's hook has to answer (default 10)")
       ->check(CLI::Range(0.001, 86400.0));
+
+  dumpCmd->footer(R"help(Examples:
+  ckpt dump 4242 -o job.img                 save, leave it running
+  ckpt dump 4242 -o job.img --kill          save, then stop it
+  ckpt dump 4242 -o job.img --external 4242:5   fd 5 is a connection to a
+                                            server outside: restore it closed
+  ckpt dump "$(pgrep -n htop)" -o h.img --shell-job --kill
+                                            a program on this terminal)help");
 
   cli::RestoreOptions restore;
   auto* restoreCmd = app.add_subcommand("restore", "Restore the process tree saved in DIR");
@@ -63,6 +91,8 @@ int main(int argc, char** argv) {
                  "Give the tree this terminal, as its foreground job (images dumped with "
                  "--shell-job, or of `ckpt run`)")
       ->excludes("--detach");
+  restoreCmd->add_flag("--json", restore.json, "With --detach: print the root pid and more as JSON")
+      ->needs("--detach");
   restoreCmd
       ->add_option_function<std::vector<std::string>>(
           "--hook-option",
@@ -82,11 +112,24 @@ int main(int argc, char** argv) {
                    "Seconds each program's hook has to answer (default 10)")
       ->check(CLI::Range(0.001, 86400.0));
 
+  restoreCmd->footer(R"help(Examples:
+  ckpt restore job.img                      foreground; Ctrl-C reaches the program
+  ckpt restore job.img --detach             print the root pid, return
+  ckpt restore vim.img --shell-job          take this terminal, redraw the screen
+  ckpt restore app.img --hook-option display=:2   tell the program's hook)help");
+
   std::string inspectDir;
   bool inspectJson = false;
   auto* inspectCmd = app.add_subcommand("inspect", "Show what an image holds");
   inspectCmd->add_option("dir", inspectDir, "Image directory")->required();
   inspectCmd->add_flag("--json", inspectJson, "Machine-readable output");
+
+  std::string lsDir = ".";
+  bool lsJson = false;
+  auto* lsCmd = app.add_subcommand(
+      "ls", "List the images in DIR (default: here): time, kind, command, size, thumbnail");
+  lsCmd->add_option("dir", lsDir, "Folder holding images");
+  lsCmd->add_flag("--json", lsJson, "Machine-readable output");
 
   bool checkJson = false;
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
@@ -100,16 +143,21 @@ int main(int argc, char** argv) {
   runCmd->add_option("command", run.command, "CMD [ARGS...], after -- when CMD has options")
       ->required();
   runCmd->positionals_at_end();  // everything from CMD on is CMD's, its options included
-  runCmd->footer(
-      "Example:\n"
-      "  ckpt run --pidfile /tmp/vim.pid -- vim notes.txt\n"
-      "  ckpt dump $(cat /tmp/vim.pid) -o /var/tmp/vim.img --shell-job --kill   (from another "
-      "terminal)\n"
-      "  ckpt restore --shell-job /var/tmp/vim.img     (later, in any terminal: the same screen)\n"
-      "ckpt run exits with CMD's status once CMD has exited and no process holds its\n"
-      "terminal any more. It is a child subreaper: daemons that CMD starts stay in its tree.\n");
+  runCmd->footer(R"help(Examples:
+  ckpt run --pidfile /tmp/vim.pid -- vim notes.txt
+  ckpt dump "$(cat /tmp/vim.pid)" -o vim.img --shell-job --kill   (from another terminal)
+  ckpt restore vim.img --shell-job        later, in any terminal: the same screen
 
-  CLI11_PARSE(app, argc, argv);
+ckpt run exits with CMD's status once CMD has exited and no process holds its
+terminal any more. It is a child subreaper: daemons that CMD starts stay in
+its tree.)help");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version end here too, with 0; every mistake exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   log::setLevel(quiet            ? log::Level::Error
                 : verbosity >= 2 ? log::Level::Debug
                 : verbosity == 1 ? log::Level::Info
@@ -118,6 +166,7 @@ int main(int argc, char** argv) {
     if (*dumpCmd) return cli::dumpCommand(dump);
     if (*restoreCmd) return cli::restoreCommand(restore);
     if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson);
+    if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
     if (*checkCmd) return cli::checkCommand(checkJson);
     if (*runCmd) return cli::runCommand(run);
   } catch (const Error& e) {

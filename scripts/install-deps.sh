@@ -14,9 +14,11 @@ PACKAGES=(
   clang-format
   # demos and the programs the tests drive
   python3 procps bash coreutils
+  # the real servers of the core tests (Xvfb with xlogo and xclock; xwd, xwininfo)
+  xvfb x11-apps x11-utils
   # tty layer, and the terminal programs its tests run
   tmux screen libvterm-dev libncurses-dev vim less htop
-  # x11proxy layer (to come): libxcb1-dev xcb-proto python3-xcbgen xvfb x11-apps xterm
+  # x11proxy layer (to come): libxcb1-dev xcb-proto python3-xcbgen xterm
   # vnc layer (to come):      tigervnc-standalone-server libvncserver-dev
 )
 

@@ -17,6 +17,8 @@
 #include "core/dump/TreeFreezer.hpp"
 #include "core/hooks/DumpHooks.hpp"
 #include "core/image/ImageWriter.hpp"
+#include "core/ipc/FileLocks.hpp"
+#include "core/ipc/SysvIpc.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -85,6 +87,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   FdDumpContext fds{img, writer, {}, externals};
   fds.tcpClose = req.tcpClose;
   fds.shellJob = req.shellJob;
+  fds.unixClose = req.unixClose;
   auto& frozen = freezer.processes();
   for (auto& fp : frozen) {
     image::Process p;
@@ -93,6 +96,9 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     img.processes.push_back(std::move(p));
   }
   for (auto* finish : fds.finishers) finish(fds);
+  ipc::dumpFileLocks(img);
+  ipc::dumpSysvSems(img);
+  ipc::dumpSysvMsgs(img, writer);
   for (size_t i = 0; i < frozen.size(); ++i) {
     MemoryStats st = dumpProcessMemory(frozen[i], img.processes[i], img, writer);
     sum.bytesStored += st.pagesStored * image::kPageSize;

@@ -19,6 +19,7 @@ struct DumpRequest {
   std::chrono::milliseconds hookTimeout{10000};  // --hook-timeout (core/hooks/)
   bool tcpClose = false;  // --tcp-close: TCP connections outside the tree come back closed
   bool shellJob = false;  // --shell-job: the terminal outside the tree is the user's
+  bool unixClose = false;  // --unix-close: unix connections outside the tree come back closed
 };
 
 struct DumpSummary {

@@ -48,6 +48,8 @@ struct FdDumpContext {
   // `ckpt dump --tcp-close`: every TCP connection to outside the tree comes
   // back as closed by its peer, as if each were named by --external.
   bool tcpClose = false;
+  // `ckpt dump --unix-close`: the same for unix sockets (a server's clients).
+  bool unixClose = false;
   // `ckpt dump --shell-job`: the terminal the tree was started from (outside
   // it) is saved as "the user's terminal", to be replaced at restore.
   bool shellJob = false;

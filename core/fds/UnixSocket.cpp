@@ -474,7 +474,7 @@ void checkPeers(FdDumpContext& ctx) {
   for (const auto& proc : img.processes)
     for (const auto& e : proc.fds) {
       auto& h = holders[e.file];
-      if (h.fd < 0) h = {proc.pid, e.fd, false};
+      if (h.fd < 0) h = {proc.pid, e.fd, ctx.unixClose};
       for (const auto& [pid, fd] : ctx.externals)
         if (pid == proc.pid && fd == e.fd) h.external = true;
     }
@@ -494,8 +494,10 @@ void checkPeers(FdDumpContext& ctx) {
     auto& st = f.state;
     const std::string w =
         fmt::format("pid {} fd {} (socket:[{}])", h.pid, h.fd, st["ino"].get<uint32_t>());
-    const std::string rerun =
-        fmt::format("rerun with --external {}:{} to restore it as closed by its peer", h.pid, h.fd);
+    const std::string rerun = fmt::format(
+        "rerun with --external {}:{} to restore it as closed by its peer (or with "
+        "--unix-close for every such connection)",
+        h.pid, h.fd);
     if (st.contains("icons")) {
       for (uint32_t c : st["icons"]) {
         if (c == 0 || inTree.count(c)) continue;

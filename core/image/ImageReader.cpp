@@ -248,22 +248,32 @@ void verifyImage(const std::string& dir, const Image& image) {
     checkExtents(file, extents);
   }
 
-  // Whole small files: pipe contents, deleted files.
+  // Whole small files: pipe contents, message queues, deleted files.
+  auto checkBlob = [&](const std::string& what, const std::string& name, uint64_t size,
+                       uint64_t xxh3) {
+    if (name.empty()) {
+      if (size != 0) corrupt(fmt::format("{} holds {} bytes but has no data file", what, size));
+      return;
+    }
+    ImageFile file(dir, name);
+    if (file.size() > size)
+      file.fail(
+          fmt::format("expected {} bytes, file has {}: the image is corrupt", size, file.size()));
+    std::vector<Extent> one{{0, size, xxh3, "content"}};
+    checkExtents(file, one);
+  };
   std::map<int, const Pipe*> pipes;
   for (const Pipe& pipe : image.pipes) {
     if (!pipes.emplace(pipe.id, &pipe).second) corrupt(fmt::format("pipe {} given twice", pipe.id));
-    if (pipe.data_file.empty()) {
-      if (pipe.data_size != 0)
-        corrupt(
-            fmt::format("pipe {} holds {} bytes but has no data file", pipe.id, pipe.data_size));
-      continue;
-    }
-    ImageFile file(dir, pipe.data_file);
-    if (file.size() > pipe.data_size)
-      file.fail(fmt::format("expected {} bytes, file has {}: the image is corrupt", pipe.data_size,
-                            file.size()));
-    std::vector<Extent> one{{0, pipe.data_size, pipe.data_xxh3, "content"}};
-    checkExtents(file, one);
+    checkBlob(fmt::format("pipe {}", pipe.id), pipe.data_file, pipe.data_size, pipe.data_xxh3);
+  }
+  for (const SysvMsgQueue& q : image.sysv_msgs) {
+    uint64_t total = 0;
+    for (const SysvMessage& m : q.messages) total += m.size;
+    if (total != q.data_size)
+      corrupt(fmt::format("message queue {}: its messages hold {} bytes, its data {}", q.id, total,
+                          q.data_size));
+    checkBlob(fmt::format("message queue {}", q.id), q.data_file, q.data_size, q.data_xxh3);
   }
   std::set<int> files;
   for (const FileDesc& f : image.files) {

@@ -54,6 +54,12 @@ constexpr std::array<std::pair<FileKind, const char*>, 15> kFileKinds{{
     {FileKind::Tty, "tty"},
 }};
 
+constexpr std::array<std::pair<LockKind, const char*>, 3> kLockKinds{{
+    {LockKind::Posix, "posix"},
+    {LockKind::Ofd, "ofd"},
+    {LockKind::Flock, "flock"},
+}};
+
 // RLIMIT_* numbers are the same on every Linux architecture but x86's order;
 // names make the manifest readable and independent of that order.
 constexpr std::array<const char*, 16> kRlimitNames{
@@ -197,6 +203,10 @@ void enc(J& j, FileKind k) {
   j = fileKindName(k);
 }
 template <class J>
+void enc(J& j, LockKind k) {
+  j = lockKindName(k);
+}
+template <class J>
 void enc(J& j, const PageRun& v);
 template <class J>
 void enc(J& j, const Vma& v);
@@ -226,6 +236,14 @@ template <class J>
 void enc(J& j, const Process& v);
 template <class J>
 void enc(J& j, const Hook& v);
+template <class J>
+void enc(J& j, const SysvSemSet& v);
+template <class J>
+void enc(J& j, const SysvMessage& v);
+template <class J>
+void enc(J& j, const SysvMsgQueue& v);
+template <class J>
+void enc(J& j, const FileLock& v);
 template <class J>
 void enc(J& j, const Image& v);
 
@@ -479,6 +497,53 @@ void enc(J& j, const Hook& v) {
 }
 
 template <class J>
+void enc(J& j, const SysvSemSet& v) {
+  j = J::object();
+  PUT(id);
+  PUT(key);
+  PUT(mode);
+  PUT(uid);
+  PUT(gid);
+  PUT(values);
+  PUT(pids);
+}
+
+template <class J>
+void enc(J& j, const SysvMessage& v) {
+  j = J::object();
+  PUT(type);
+  PUT(size);
+}
+
+template <class J>
+void enc(J& j, const SysvMsgQueue& v) {
+  j = J::object();
+  PUT(id);
+  PUT(key);
+  PUT(mode);
+  PUT(uid);
+  PUT(gid);
+  PUT(qbytes);
+  PUT(lspid);
+  PUT(lrpid);
+  PUT(messages);
+  PUT(data_file);
+  PUT(data_size);
+  PUT(data_xxh3);
+}
+
+template <class J>
+void enc(J& j, const FileLock& v) {
+  j = J::object();
+  PUT(pid);
+  PUT(fd);
+  PUT(kind);
+  PUT(write);
+  PUT(start);
+  PUT(len);
+}
+
+template <class J>
 void enc(J& j, const Image& v) {
   j = J::object();
   PUT(format_version);
@@ -491,6 +556,9 @@ void enc(J& j, const Image& v) {
   PUT(files);
   PUT(pipes);
   PUT(objects);
+  PUT(sysv_sems);
+  PUT(sysv_msgs);
+  PUT(locks);
   PUT(hooks);
   PUT(layers);
   PUT(processes);
@@ -591,6 +659,9 @@ void dec(const json& v, const Ctx& c, VmaKind& out) {
 void dec(const json& v, const Ctx& c, FileKind& out) {
   out = decEnum(v, c, kFileKinds, "file kind");
 }
+void dec(const json& v, const Ctx& c, LockKind& out) {
+  out = decEnum(v, c, kLockKinds, "lock kind");
+}
 
 void dec(const json& v, const Ctx& c, PageRun& out);
 void dec(const json& v, const Ctx& c, Vma& out);
@@ -607,6 +678,10 @@ void dec(const json& v, const Ctx& c, Pipe& out);
 void dec(const json& v, const Ctx& c, SharedObject& out);
 void dec(const json& v, const Ctx& c, Process& out);
 void dec(const json& v, const Ctx& c, Hook& out);
+void dec(const json& v, const Ctx& c, SysvSemSet& out);
+void dec(const json& v, const Ctx& c, SysvMessage& out);
+void dec(const json& v, const Ctx& c, SysvMsgQueue& out);
+void dec(const json& v, const Ctx& c, FileLock& out);
 void dec(const json& v, const Ctx& c, Image& out);
 
 template <class T>
@@ -873,6 +948,50 @@ void dec(const json& j, const Ctx& c, Hook& out) {
   GET(name);
 }
 
+void dec(const json& j, const Ctx& c, SysvSemSet& out) {
+  requireObject(j, c);
+  GET(id);
+  GET(key);
+  GET(mode);
+  GET(uid);
+  GET(gid);
+  GET(values);
+  GET(pids);
+  if (out.pids.size() != out.values.size()) c.key("pids").fail("expected one pid per value");
+}
+
+void dec(const json& j, const Ctx& c, SysvMessage& out) {
+  requireObject(j, c);
+  GET(type);
+  GET(size);
+}
+
+void dec(const json& j, const Ctx& c, SysvMsgQueue& out) {
+  requireObject(j, c);
+  GET(id);
+  GET(key);
+  GET(mode);
+  GET(uid);
+  GET(gid);
+  GET(qbytes);
+  GET(lspid);
+  GET(lrpid);
+  GET(messages);
+  GET(data_file);
+  GET(data_size);
+  GET(data_xxh3);
+}
+
+void dec(const json& j, const Ctx& c, FileLock& out) {
+  requireObject(j, c);
+  GET(pid);
+  GET(fd);
+  GET(kind);
+  GET(write);
+  GET(start);
+  GET(len);
+}
+
 void dec(const json& j, const Ctx& c, Image& out) {
   requireObject(j, c);
   GET(format_version);
@@ -885,6 +1004,9 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(files);
   GET(pipes);
   GET(objects);
+  GET(sysv_sems);
+  GET(sysv_msgs);
+  GET(locks);
   GET(hooks);
   GET(layers);
   GET(processes);
@@ -978,6 +1100,12 @@ std::string cleanJsonMessage(const char* what) {
 
 const char* vmaKindName(VmaKind k) {
   for (const auto& [e, name] : kVmaKinds)
+    if (e == k) return name;
+  return "unknown";
+}
+
+const char* lockKindName(LockKind k) {
+  for (const auto& [e, name] : kLockKinds)
     if (e == k) return name;
   return "unknown";
 }

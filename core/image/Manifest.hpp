@@ -58,6 +58,7 @@ void from_json(const nlohmann::json& j, Image& v);
 // The words used for enums in the manifest (and by `ckpt inspect`).
 const char* vmaKindName(VmaKind k);
 const char* fileKindName(FileKind k);
+const char* lockKindName(LockKind k);
 
 // The bytes of manifest.json: indented objects, arrays of scalars on one line,
 // one page run per line. Throws Error only for values JSON cannot hold.

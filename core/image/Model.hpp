@@ -75,6 +75,51 @@ struct SharedObject {
   int32_t seals = 0;          // memfd F_GET_SEALS
 };
 
+// A SysV semaphore set that processes of the tree use (core/ipc/SysvSem.cpp).
+struct SysvSemSet {
+  int32_t id = -1;
+  int32_t key = 0;
+  uint32_t mode = 0;  // permissions
+  uint32_t uid = 0, gid = 0;
+  std::vector<int32_t> values;  // semval of each semaphore
+  std::vector<int32_t> pids;    // sempid of each: the last process to change it (0: none)
+};
+
+// One message of a SysV queue; its bytes follow the previous message's in
+// the queue's data file.
+struct SysvMessage {
+  int64_t type = 0;
+  uint64_t size = 0;
+};
+
+// A SysV message queue that processes of the tree use (core/ipc/SysvMsg.cpp).
+struct SysvMsgQueue {
+  int32_t id = -1;
+  int32_t key = 0;
+  uint32_t mode = 0;  // permissions
+  uint32_t uid = 0, gid = 0;
+  uint64_t qbytes = 0;  // msg_qbytes: the queue's byte limit
+  int32_t lspid = 0;    // the last sender and receiver (0: none)
+  int32_t lrpid = 0;
+  std::vector<SysvMessage> messages;  // in queue order
+  std::string data_file;              // every message's bytes, in order; empty when none
+  uint64_t data_size = 0;
+  uint64_t data_xxh3 = 0;
+};
+
+enum class LockKind { Posix, Ofd, Flock };
+
+// A file lock held by a process of the tree (core/ipc/FileLocks.cpp),
+// re-taken at restore from inside `pid` through its `fd`.
+struct FileLock {
+  pid_t pid = 0;
+  int fd = 0;
+  LockKind kind = LockKind::Posix;
+  bool write = false;  // F_WRLCK / LOCK_EX, else F_RDLCK / LOCK_SH
+  int64_t start = 0;   // POSIX and OFD: the byte range, len 0 = up to the end
+  int64_t len = 0;
+};
+
 struct SigAction {
   int signo = 0;
   uint64_t handler = 0;  // SIG_DFL = 0, SIG_IGN = 1, else an address
@@ -252,6 +297,9 @@ struct Image {
   std::vector<FileDesc> files;
   std::vector<Pipe> pipes;
   std::vector<SharedObject> objects;
+  std::vector<SysvSemSet> sysv_sems;
+  std::vector<SysvMsgQueue> sysv_msgs;
+  std::vector<FileLock> locks;
   std::vector<Hook> hooks;
   // What a session layer (tty/, x11proxy/, vnc/) saved about the tree, by
   // layer name; written and read by that layer alone. Objects.

@@ -9,13 +9,13 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "core/image/Checksum.hpp"
+#include "core/ipc/SysvIpc.hpp"
 #include "core/proc/ProcFiles.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
@@ -246,18 +246,11 @@ UniqueFd SharedObjects::create(const image::SharedObject& o) {
     }
     case image::VmaKind::Sysv: {
       // The id comes from shm_next_id; a segment with that id or key must not exist.
-      std::string next = "/proc/sys/kernel/shm_next_id";
-      {
-        std::ofstream f(next);
-        f << o.sysv_id;
-        if (!f)
-          throw Error("cannot write " + next + " (needs root) to restore SysV shm " +
-                      std::to_string(o.sysv_id));
-      }
-      int id = shmget(o.sysv_removed ? IPC_PRIVATE : key_t(o.sysv_key), size,
+      int id = ipc::createWithId("shm", o.sysv_id, [&] {
+        return shmget(o.sysv_removed ? IPC_PRIVATE : key_t(o.sysv_key), size,
                       int(o.mode & 0777) | IPC_CREAT | IPC_EXCL);
+      });
       int err = errno;
-      std::ofstream(next) << -1;
       if (id < 0 && err == EEXIST) {
         // The segment outlived the dumped processes (SysV segments do until
         // removed): if nobody uses it, it is brought back to its saved content.

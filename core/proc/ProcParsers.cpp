@@ -612,4 +612,95 @@ std::vector<ProcLimit> parseLimits(std::string_view text) {
   return out;
 }
 
+namespace {
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+template <class T>
+bool number(std::string_view s, T& out, int base = 10) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, base);
+  return !s.empty() && ec == std::errc() && ptr == s.data() + s.size();
+}
+
+}  // namespace
+
+std::vector<SysvipcRow> parseSysvipc(std::string_view text) {
+  std::vector<SysvipcRow> out;
+  std::vector<std::string_view> header;
+  size_t pos = 0, n = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line =
+        text.substr(pos, nl == std::string_view::npos ? text.size() - pos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++n;
+    auto w = words(line);
+    if (w.empty()) continue;
+    if (header.empty()) {
+      header = w;
+      continue;
+    }
+    if (w.size() != header.size())
+      throw Error(fmt::format("sysvipc: line {} has {} columns, the header {}: {}", n, w.size(),
+                              header.size(), quote(line)));
+    SysvipcRow row;
+    for (size_t i = 0; i < w.size(); ++i) row[std::string(header[i])] = std::string(w[i]);
+    out.push_back(std::move(row));
+  }
+  if (header.empty()) throw Error("sysvipc: no header line");
+  return out;
+}
+
+int64_t sysvipcField(const SysvipcRow& row, const std::string& column) {
+  auto it = row.find(column);
+  if (it == row.end()) throw Error(fmt::format("sysvipc: no column '{}'", column));
+  int64_t v = 0;
+  if (!number(std::string_view(it->second), v, column == "perms" ? 8 : 10))
+    throw Error(fmt::format("sysvipc: column '{}' is not a number: {}", column, quote(it->second)));
+  return v;
+}
+
+LockLine parseLockLine(std::string_view line) {
+  auto bad = [&](const char* what) {
+    return Error(fmt::format("locks: {} in {}", what, quote(line)));
+  };
+  auto w = words(line);
+  size_t i = 0;
+  if (i < w.size() && w[i].size() > 1 && w[i].back() == ':') ++i;  // the lock's number
+  LockLine out;
+  if (i < w.size() && w[i] == "->") {
+    out.blocked = true;
+    ++i;
+  }
+  if (w.size() - i != 7) throw bad("expected 7 fields");
+  out.cls = std::string(w[i]);
+  out.mode = std::string(w[i + 1]);
+  out.type = std::string(w[i + 2]);
+  if (!number(w[i + 3], out.pid)) throw bad("bad pid");
+  std::string_view id = w[i + 4];
+  size_t c1 = id.find(':'), c2 = id.find(':', c1 == id.npos ? id.npos : c1 + 1);
+  unsigned major = 0, minor = 0;
+  if (c1 == id.npos || c2 == id.npos || !number(id.substr(0, c1), major, 16) ||
+      !number(id.substr(c1 + 1, c2 - c1 - 1), minor, 16) || !number(id.substr(c2 + 1), out.ino))
+    throw bad("bad device:inode");
+  out.dev = makedev(major, minor);
+  if (!number(w[i + 5], out.start)) throw bad("bad start");
+  if (w[i + 6] != "EOF") {
+    int64_t end = 0;
+    if (!number(w[i + 6], end)) throw bad("bad end");
+    out.end = end;
+  }
+  return out;
+}
+
 }  // namespace ckpt::proc

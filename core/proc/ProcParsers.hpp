@@ -154,4 +154,27 @@ struct ProcLimit {
 };
 std::vector<ProcLimit> parseLimits(std::string_view text);
 
+// /proc/sysvipc/{shm,sem,msg}: one row per object, keyed by the header's
+// column names ("key", "semid", "perms", ...), each value as printed.
+using SysvipcRow = std::map<std::string, std::string>;
+std::vector<SysvipcRow> parseSysvipc(std::string_view text);
+// A numeric column of a row ("perms" is octal, the rest decimal); throws an
+// Error naming the column when it is missing or not a number.
+int64_t sysvipcField(const SysvipcRow& row, const std::string& column);
+
+// One lock as /proc/locks prints it, and /proc/PID/fdinfo after "lock:":
+// "1: POSIX  ADVISORY  WRITE 4242 08:01:1234 0 EOF".
+struct LockLine {
+  std::string cls;       // POSIX, FLOCK, OFDLCK, LEASE, DELEG, ...
+  std::string mode;      // ADVISORY, MANDATORY; ACTIVE, BREAKING for leases
+  std::string type;      // READ, WRITE, UNLCK
+  bool blocked = false;  // "->": a waiter, not a holder
+  int32_t pid = 0;       // -1 for OFD locks
+  uint64_t dev = 0;      // makedev(major, minor)
+  uint64_t ino = 0;
+  int64_t start = 0;
+  std::optional<int64_t> end;  // inclusive; nullopt = EOF
+};
+LockLine parseLockLine(std::string_view line);
+
 }  // namespace ckpt::proc

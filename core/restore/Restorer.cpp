@@ -16,6 +16,8 @@
 #include "core/hooks/RestartHooks.hpp"
 #include "core/image/ImageReader.hpp"
 #include "core/layers/Layer.hpp"
+#include "core/ipc/FileLocks.hpp"
+#include "core/ipc/SysvIpc.hpp"
 #include "core/restore/MemoryRestorer.hpp"
 #include "core/restore/StateRestorer.hpp"
 #include "core/restore/TreeBuilder.hpp"
@@ -100,6 +102,11 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
     for (auto& lr : layerRestores) lr->sessionLeader(p);
   });
   tree.build();
+  // Before the stubs become the processes: set from inside the ones that
+  // used them last, while every stub still has its scratch area to spare.
+  ipc::CreatedSysvObjects sysv;
+  ipc::restoreSysvSems(img, tree, sysv);
+  ipc::restoreSysvMsgs(img, dir, tree, scratch, sysv);
   for (auto& lr : layerRestores) lr->treeBuilt(tree.processes(), scratch);
   SharedObjects objects(img, dir);
   FdRestoreContext files{img, dir, {}, {}, {}, &objects};
@@ -107,10 +114,12 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
     if (p.img->zombie) continue;
     restoreMemory(p, scratch, img, dir, objects);
     restoreFds(p, scratch, files);
+    ipc::restoreFileLocks(p, scratch, img);
     restoreProcessState(p, scratch);
     restoreThreads(p, scratch, tree);
   }
   objects.finish();
+  sysv.keep();
   for (auto& p : tree.processes())
     for (auto& t : p.threads) {
       pin.unpin(t.tid());

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -415,6 +416,32 @@ std::string Harness::report() const {
     }
   }
   return r;
+}
+
+bool waitForFile(const std::string& file, const std::function<bool()>& done,
+                 Clock::duration timeout) {
+  auto deadline = Clock::now() + timeout;
+  int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  if (in < 0) return false;
+  bool ok = false;
+  if (inotify_add_watch(in, file.c_str(), IN_MODIFY) >= 0) {
+    for (;;) {
+      if (done()) {
+        ok = true;
+        break;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) break;
+      pollfd p{in, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) > 0) {
+        char buf[4096];
+        while (read(in, buf, sizeof buf) > 0) {
+        }
+      }
+    }
+  }
+  close(in);
+  return ok;
 }
 
 }  // namespace ckpt::test

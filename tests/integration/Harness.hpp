@@ -118,6 +118,11 @@ bool pidExists(pid_t pid);
 // /proc); never used to wait for something we could be told about.
 bool waitUntil(const std::function<bool()>& pred, Clock::duration timeout = kTimeout);
 
+// Waits (inotify on the file, bounded) until `done` holds; `done` is
+// evaluated first and after every change to the file.
+bool waitForFile(const std::string& file, const std::function<bool()>& done,
+                 Clock::duration timeout = kTimeout);
+
 // Reads a whole file; empty string if it cannot be read.
 std::string readFile(const std::string& path);
 

@@ -6,7 +6,7 @@
 namespace ckpt::test {
 
 TmuxServer::TmuxServer(Harness& h, std::string socketPath, const std::string& session, int cols,
-                       int rows, const std::string& command)
+                       int rows, const std::string& command, const std::string& config)
     : h_(h), socket_(std::move(socketPath)) {
   // A config of our own: the user's ~/.tmux.conf must not change what a
   // test sees; no status line, so a pane is exactly cols x rows.
@@ -14,7 +14,8 @@ TmuxServer::TmuxServer(Harness& h, std::string socketPath, const std::string& se
   std::ofstream(conf) << "set -g status off\n"
                          "set -g history-limit 5000\n"
                          "set -g default-terminal screen\n"
-                         "set -g remain-on-exit off\n";
+                         "set -g remain-on-exit off\n"
+                      << config;
   std::vector<std::string> args{"tmux",
                                 "-S",
                                 socket_,

@@ -17,8 +17,9 @@ class TmuxServer {
   // Starts a server at `socketPath` (no config file but a status-less,
   // fixed-size setup) with one detached session `session` of cols x rows
   // running `command` through /bin/sh (empty: the default shell).
+  // `config`: more lines for its config file (plugins, options).
   TmuxServer(Harness& h, std::string socketPath, const std::string& session, int cols, int rows,
-             const std::string& command = "");
+             const std::string& command = "", const std::string& config = "");
   ~TmuxServer();  // kill-server, unless the server was dumped with --kill
   TmuxServer(const TmuxServer&) = delete;
   TmuxServer& operator=(const TmuxServer&) = delete;

@@ -67,5 +67,25 @@ TEST_F(Errors, OptionsBeforeOrAfterPositionals) {
   }
 }
 
+// Documented exit codes: 2 for a mistake on the command line; --help shows
+// examples and the exit codes, for every command.
+TEST_F(Errors, CommandLineMistakesExitTwoAndHelpHasExamples) {
+  auto r = h.runCkpt({"dump"});
+  EXPECT_TRUE(r.status.exitedWith(2)) << r.describe();
+  EXPECT_NE(r.err.find("pid is required"), std::string::npos) << r.describe();
+  r = h.runCkpt({"no-such-command"});
+  EXPECT_TRUE(r.status.exitedWith(2)) << r.describe();
+  r = h.runCkpt({"restore", "x", "--detach", "--shell-job"});
+  EXPECT_TRUE(r.status.exitedWith(2)) << r.describe();
+  auto help = h.runCkpt({"--help"});
+  EXPECT_TRUE(help.status.ok()) << help.describe();
+  EXPECT_NE(help.out.find("Exit status"), std::string::npos) << help.out;
+  for (const char* cmd : {"dump", "restore"}) {
+    auto sub = h.runCkpt({cmd, "--help"});
+    EXPECT_TRUE(sub.status.ok()) << sub.describe();
+    EXPECT_NE(sub.out.find("Examples:"), std::string::npos) << sub.out;
+  }
+}
+
 }  // namespace
 }  // namespace ckpt::test

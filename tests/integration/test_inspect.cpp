@@ -65,3 +65,58 @@ TEST_F(Inspect, RefusesAnImageChangedAfterTheDump) {
 
 }  // namespace
 }  // namespace ckpt::test
+
+namespace ckpt::test {
+namespace {
+
+// `ckpt ls`, and the --json summaries of dump and restore --detach.
+TEST_F(Inspect, LsListsImagesAndJsonSummariesDescribeDumpAndRestore) {
+  std::string folder = h.dir() + "/images";
+  std::filesystem::create_directory(folder);
+  pid_t pid = h.spawn(std::vector<std::string>{programPath("mem_anon")});
+  auto tree = Harness::treePids(pid);
+  auto d = h.runCkpt({"dump", std::to_string(pid), "-o", folder + "/one", "--json", "--kill"});
+  ASSERT_TRUE(d.status.ok()) << d.describe();
+  auto dj = nlohmann::json::parse(d.out);
+  EXPECT_EQ(dj["root"], pid);
+  EXPECT_EQ(dj["processes"], 1);
+  EXPECT_TRUE(dj["killed"].get<bool>());
+  EXPECT_GT(dj["bytes_stored"].get<uint64_t>(), 0u);
+  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  // A broken image and a folder that is no image.
+  std::filesystem::copy(folder + "/one", folder + "/broken");
+  std::ofstream(folder + "/broken/manifest.json") << "{";
+  std::filesystem::create_directory(folder + "/not-an-image");
+
+  auto l = h.runCkpt({"ls", folder, "--json"});
+  ASSERT_TRUE(l.status.ok()) << l.describe();
+  auto lj = nlohmann::json::parse(l.out);
+  ASSERT_EQ(lj.size(), 2u) << l.out;
+  for (const auto& e : lj) {
+    if (e["path"] == folder + "/one") {
+      EXPECT_TRUE(e["ok"].get<bool>());
+      EXPECT_EQ(e["root_pid"], pid);
+      EXPECT_EQ(e["command"], "mem_anon");
+      EXPECT_EQ(e["kind"], "process");
+      EXPECT_FALSE(e["thumbnail"].get<bool>());
+    } else {
+      EXPECT_EQ(e["path"], folder + "/broken");
+      EXPECT_FALSE(e["ok"].get<bool>());
+      EXPECT_NE(e["error"].get<std::string>().find("manifest.json"), std::string::npos);
+    }
+  }
+  auto text = h.runCkpt({"ls", folder});
+  EXPECT_NE(text.out.find("mem_anon"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("broken"), std::string::npos) << text.out;
+
+  auto r = h.runCkpt({"restore", folder + "/one", "--detach", "--json"});
+  ASSERT_TRUE(r.status.ok()) << r.describe();
+  auto rj = nlohmann::json::parse(r.out);
+  EXPECT_EQ(rj["root"], pid);
+  EXPECT_EQ(rj["processes"], 1);
+  EXPECT_TRUE(rj["hook_errors"].empty());
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "mem_anon"));
+}
+
+}  // namespace
+}  // namespace ckpt::test

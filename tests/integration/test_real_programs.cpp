@@ -57,21 +57,13 @@ std::vector<long> readCounter(const std::string& file, std::string* error) {
 
 // Waits (inotify, bounded) until the file has at least n lines.
 bool waitForLines(const std::string& file, size_t n, Clock::duration timeout = kTimeout) {
-  auto deadline = Clock::now() + timeout;
-  UniqueFd in(inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
-  if (!in || inotify_add_watch(in.get(), file.c_str(), IN_MODIFY) < 0) return false;
-  for (;;) {
-    std::string err;
-    if (readCounter(file, &err).size() >= n) return true;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    pollfd p{in.get(), POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) > 0) {
-      char buf[4096];
-      while (read(in.get(), buf, sizeof buf) > 0) {
-      }
-    }
-  }
+  return waitForFile(
+      file,
+      [&] {
+        std::string err;
+        return readCounter(file, &err).size() >= n;
+      },
+      timeout);
 }
 
 void writeEmpty(const std::string& file) {

@@ -1,8 +1,12 @@
 // Terminal sessions inside the tree: a tmux server and a detached screen
 // session, dumped with --kill and restored; what ran in them runs on and
 // their screens are what they were.
+#include <fcntl.h>
+#include <stdlib.h>
+
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "CkptTest.hpp"
@@ -37,6 +41,27 @@ void expectUnbroken(const std::vector<int>& seq) {
     ASSERT_EQ(seq[i], int(i) + 1) << "the counter skipped or repeated at line " << i;
 }
 
+// Opens new ptys until every one of `names` (/dev/pts/N) is held by one.
+class HeldPtys {
+ public:
+  explicit HeldPtys(const std::vector<std::string>& names) {
+    std::set<std::string> want(names.begin(), names.end());
+    for (int i = 0; i < 256 && !want.empty(); ++i) {
+      int fd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (fd < 0) break;
+      fds_.push_back(fd);
+      want.erase(ptsname(fd));
+    }
+    EXPECT_TRUE(want.empty()) << "could not take every old pty number";
+  }
+  ~HeldPtys() {
+    for (int fd : fds_) close(fd);
+  }
+
+ private:
+  std::vector<int> fds_;
+};
+
 class TtySessions : public CkptTest {
  protected:
   // Dumps the tree at `root` with --kill and restores it detached (same pid).
@@ -70,8 +95,23 @@ TEST_F(TtySessions, TmuxServerWithCounterVimTopAndPython) {
               layoutBefore = inner.tmux({"list-windows", "-F", kLayout});
   std::string pyBefore = inner.capture(py);
 
+  std::vector<std::string> ttysBefore;
+  for (const auto& pane : {std::string("work:0"), vim, top, py})
+    ttysBefore.push_back(inner.paneTty(pane));
+
   pid_t server = inner.serverPid();
-  ASSERT_NO_FATAL_FAILURE(dumpKillRestore(server));
+  auto tree = Harness::treePids(server);
+  ASSERT_NO_FATAL_FAILURE(dump(server, h.imageDir(), true));
+  ASSERT_NO_FATAL_FAILURE(expectGone(server, tree));
+  // Other terminals take the freed /dev/pts numbers meanwhile.
+  HeldPtys held(ttysBefore);
+  pid_t restored = -1;
+  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), server, &restored));
+  // (tmux keeps the old names in its memory; the processes have new ones.)
+  auto ttyOf = [](pid_t pid) {
+    return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/fd/0").string();
+  };
+  EXPECT_NE(ttyOf(inner.panePid(vim)), ttysBefore[1]);
 
   // Same windows and layouts, the same screens.
   EXPECT_EQ(inner.tmux({"list-windows", "-F", kLayout}), layoutBefore);

@@ -97,6 +97,7 @@ TEST_F(UnixExternal, RefusedWithoutExternalAndTheProgramRunsOn) {
   EXPECT_NE(r.err.find("--external " + std::to_string(pid) + ":42"), std::string::npos)
       << "the message must say how to go on\n"
       << r.describe();
+  EXPECT_NE(r.err.find("--unix-close"), std::string::npos) << r.describe();
   EXPECT_FALSE(std::filesystem::exists(h.imageDir())) << "a failed dump left an image";
   EXPECT_FALSE(std::filesystem::exists(h.imageDir() + ".partial"))
       << "a failed dump left a partial image";
@@ -128,6 +129,21 @@ TEST_F(UnixExternal, LeaveRunningThenRestoreAsClosed) {
   ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
   ASSERT_NO_FATAL_FAILURE(expectDatagram());
   ASSERT_TRUE(h.reapAll());
+  expect("closed");
+  pid_t restored;
+  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored program"));
+  ASSERT_NO_FATAL_FAILURE(expectDatagram());
+}
+
+// --unix-close: every unix connection to outside, without naming each.
+TEST_F(UnixExternal, UnixCloseRestoresEveryOutsideConnectionAsClosed) {
+  pid_t pid;
+  ASSERT_NO_FATAL_FAILURE(start(&pid));
+  auto tree = Harness::treePids(pid);
+  auto r = dumpWith(pid, {"--kill", "--unix-close"});
+  ASSERT_TRUE(r.status.ok()) << r.describe();
+  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
   expect("closed");
   pid_t restored;
   ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));

@@ -342,6 +342,45 @@ void visit(FieldCheck& c, const std::string& p, const Process& a, const Process&
   visitVec(c, p + ".fds", a.fds, b.fds);
 }
 
+void visit(FieldCheck& c, const std::string& p, const SysvSemSet& a, const SysvSemSet& b) {
+  F(id);
+  F(key);
+  F(mode);
+  F(uid);
+  F(gid);
+  F(values);
+  F(pids);
+}
+
+void visit(FieldCheck& c, const std::string& p, const SysvMessage& a, const SysvMessage& b) {
+  F(type);
+  F(size);
+}
+
+void visit(FieldCheck& c, const std::string& p, const SysvMsgQueue& a, const SysvMsgQueue& b) {
+  F(id);
+  F(key);
+  F(mode);
+  F(uid);
+  F(gid);
+  F(qbytes);
+  F(lspid);
+  F(lrpid);
+  visitVec(c, p + ".messages", a.messages, b.messages);
+  F(data_file);
+  F(data_size);
+  F(data_xxh3);
+}
+
+void visit(FieldCheck& c, const std::string& p, const FileLock& a, const FileLock& b) {
+  F(pid);
+  F(fd);
+  F(kind);
+  F(write);
+  F(start);
+  F(len);
+}
+
 void visit(FieldCheck& c, const std::string& p, const Hook& a, const Hook& b) {
   F(pid);
   F(name);
@@ -359,6 +398,9 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   visitVec(c, p + ".files", a.files, b.files);
   visitVec(c, p + ".pipes", a.pipes, b.pipes);
   visitVec(c, p + ".objects", a.objects, b.objects);
+  visitVec(c, p + ".sysv_sems", a.sysv_sems, b.sysv_sems);
+  visitVec(c, p + ".sysv_msgs", a.sysv_msgs, b.sysv_msgs);
+  visitVec(c, p + ".locks", a.locks, b.locks);
   visitVec(c, p + ".hooks", a.hooks, b.hooks);
   F(layers);
 }
@@ -519,6 +561,41 @@ Image makeFullImage(ImageWriter& w) {
   shm.seals = 1;
   img.objects = {shm};
 
+  SysvSemSet sem;
+  sem.id = 65538;
+  sem.key = 0x4321;
+  sem.mode = 0600;
+  sem.uid = 1000;
+  sem.gid = 1000;
+  sem.values = {3, 0, 32767};
+  sem.pids = {4242, 0, 4243};
+  img.sysv_sems = {sem};
+  SysvMsgQueue q;
+  q.id = 98306;
+  q.key = -5;
+  q.mode = 0620;
+  q.uid = 1000;
+  q.gid = 1000;
+  q.qbytes = 8000;
+  q.lspid = 4242;
+  q.lrpid = 4243;
+  const std::string msgData =
+      "first"
+      "second";
+  q.messages = {{5, 5}, {1, 6}};
+  q.data_file = "sysv-msg-98306.img";
+  q.data_size = msgData.size();
+  q.data_xxh3 = w.writeBlob(q.data_file, msgData.data(), msgData.size());
+  img.sysv_msgs = {q};
+  FileLock lock;
+  lock.pid = 4242;
+  lock.fd = 7;
+  lock.kind = LockKind::Ofd;
+  lock.write = true;
+  lock.start = 100;
+  lock.len = 20;
+  img.locks = {lock};
+
   const std::string content = "content of a deleted file";
   FileDesc tty;
   tty.id = 1;
@@ -610,7 +687,11 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
   EXPECT_EQ(sizeof(Process), 672u) << hint;
   EXPECT_EQ(sizeof(Hook), 40u) << hint;
-  EXPECT_EQ(sizeof(Image), 312u) << hint;
+  EXPECT_EQ(sizeof(SysvSemSet), 72u) << hint;
+  EXPECT_EQ(sizeof(SysvMessage), 16u) << hint;
+  EXPECT_EQ(sizeof(SysvMsgQueue), 112u) << hint;
+  EXPECT_EQ(sizeof(FileLock), 32u) << hint;
+  EXPECT_EQ(sizeof(Image), 384u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {

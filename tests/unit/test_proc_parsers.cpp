@@ -975,3 +975,100 @@ TEST(ProcLimits, RejectsGarbage) {
       ckpt::Error);
   EXPECT_THROW(ckpt::proc::parseLimits(""), ckpt::Error);
 }
+
+// /proc/sysvipc/{sem,msg} as this kernel prints them.
+TEST(Sysvipc, ParsesColumnsByHeader) {
+  const char* sem =
+      "       key      semid perms      nsems   uid   gid  cuid  cgid      otime      ctime\n"
+      "1802567829          0   640          5     0     0     0     0 1764030000 1764030000\n"
+      "         0          1   600          2  1000  1000     0     0          0 1764030001\n";
+  auto rows = ckpt::proc::parseSysvipc(sem);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[0], "key"), 1802567829);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[0], "perms"), 0640);  // octal
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[0], "nsems"), 5);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[1], "semid"), 1);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[1], "uid"), 1000);
+  const char* msg =
+      "       key      msqid perms      cbytes       qnum lspid lrpid   uid   gid  cuid  cgid      "
+      "stime      rtime      ctime\n"
+      "-559038737      32769   620        4013          4  4243  4242     0     0     0     0 "
+      "1764030000 1764030000 1764030000\n";
+  rows = ckpt::proc::parseSysvipc(msg);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[0], "key"), -559038737);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[0], "lspid"), 4243);
+  EXPECT_EQ(ckpt::proc::sysvipcField(rows[0], "qnum"), 4);
+  // A header alone: no objects.
+  EXPECT_TRUE(ckpt::proc::parseSysvipc("       key      semid perms\n").empty());
+}
+
+TEST(Sysvipc, ReadsThisKernelsTables) {
+  for (const char* f : {"/proc/sysvipc/sem", "/proc/sysvipc/msg", "/proc/sysvipc/shm"})
+    EXPECT_NO_THROW(ckpt::proc::parseSysvipc(ckpt::proc::readProcFile(f))) << f;
+}
+
+TEST(Sysvipc, RejectsGarbage) {
+  EXPECT_THROW(ckpt::proc::parseSysvipc(""), ckpt::Error);
+  EXPECT_THROW(ckpt::proc::parseSysvipc("key semid perms\n1 2\n"), ckpt::Error);
+  auto rows = ckpt::proc::parseSysvipc("key semid perms\n1 2 999\n");
+  EXPECT_THROW(ckpt::proc::sysvipcField(rows[0], "perms"), ckpt::Error);  // 9 is not octal
+  EXPECT_THROW(ckpt::proc::sysvipcField(rows[0], "nsems"), ckpt::Error);  // no such column
+}
+
+// Lock lines of /proc/locks and of fdinfo's "lock:" (fs/locks.c lock_get_status).
+TEST(LockLine, ParsesEveryKind) {
+  auto l = ckpt::proc::parseLockLine("1: POSIX  ADVISORY  WRITE 4242 08:01:1234 0 99");
+  EXPECT_EQ(l.cls, "POSIX");
+  EXPECT_EQ(l.mode, "ADVISORY");
+  EXPECT_EQ(l.type, "WRITE");
+  EXPECT_FALSE(l.blocked);
+  EXPECT_EQ(l.pid, 4242);
+  EXPECT_EQ(l.dev, makedev(8, 1));
+  EXPECT_EQ(l.ino, 1234u);
+  EXPECT_EQ(l.start, 0);
+  ASSERT_TRUE(l.end.has_value());
+  EXPECT_EQ(*l.end, 99);
+  l = ckpt::proc::parseLockLine("2: FLOCK  ADVISORY  READ 17 fd:1a:88121 0 EOF");
+  EXPECT_EQ(l.cls, "FLOCK");
+  EXPECT_EQ(l.type, "READ");
+  EXPECT_EQ(l.dev, makedev(0xfd, 0x1a));
+  EXPECT_FALSE(l.end.has_value());
+  l = ckpt::proc::parseLockLine("3: OFDLCK ADVISORY  WRITE -1 00:2d:77 10 19");
+  EXPECT_EQ(l.cls, "OFDLCK");
+  EXPECT_EQ(l.pid, -1);
+  l = ckpt::proc::parseLockLine("4: -> POSIX  ADVISORY  WRITE 4243 08:01:1234 0 99");
+  EXPECT_TRUE(l.blocked);
+  l = ckpt::proc::parseLockLine("5: LEASE  ACTIVE    READ 4242 08:01:99 0 EOF");
+  EXPECT_EQ(l.cls, "LEASE");
+  EXPECT_EQ(l.mode, "ACTIVE");
+}
+
+TEST(LockLine, ReadsLocksOfThisProcess) {
+  char path[] = "/tmp/ckpt-lockline-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = 5;
+  fl.l_len = 10;
+  ASSERT_EQ(fcntl(fd, F_SETLK, &fl), 0);
+  auto info =
+      ckpt::proc::parseFdinfo(ckpt::proc::readProcFile("/proc/self/fdinfo/" + std::to_string(fd)));
+  ASSERT_TRUE(info.fields.count("lock")) << "no lock line in fdinfo";
+  auto l = ckpt::proc::parseLockLine(info.fields["lock"]);
+  EXPECT_EQ(l.cls, "POSIX");
+  EXPECT_EQ(l.pid, getpid());
+  EXPECT_EQ(l.start, 5);
+  EXPECT_EQ(l.end.value_or(-1), 14);
+  close(fd);
+}
+
+TEST(LockLine, RejectsGarbage) {
+  EXPECT_THROW(ckpt::proc::parseLockLine(""), ckpt::Error);
+  EXPECT_THROW(ckpt::proc::parseLockLine("1: POSIX ADVISORY WRITE x 08:01:1 0 EOF"), ckpt::Error);
+  EXPECT_THROW(ckpt::proc::parseLockLine("1: POSIX ADVISORY WRITE 1 0801:1 0 EOF"), ckpt::Error);
+  EXPECT_THROW(ckpt::proc::parseLockLine("1: POSIX ADVISORY WRITE 1 08:01:1 0 ten"), ckpt::Error);
+}

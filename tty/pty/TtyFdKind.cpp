@@ -36,11 +36,19 @@ nlohmann::json& ttyState(image::Image& img) {
 }
 
 // After the last process: a slave whose master is not in the tree, or any
-// other terminal, is the user's terminal, saved only when asked for.
+// other terminal, is outside the tree. One that a process of the tree has
+// as its controlling terminal is the user's terminal, saved only when asked
+// for (--shell-job, or named external: `ckpt run`'s hook names its own).
+// Any other belongs to a client outside (tmux keeps its clients' terminals):
+// with --unix-close or --external it comes back hung up, as if the client
+// had gone, like the client's connection.
 void classify(FdDumpContext& ctx) {
   auto& state = ttyState(ctx.image);
   std::set<int> masters;
   for (auto& p : state["ptys"]) masters.insert(p["index"].get<int>());
+  std::set<dev_t> controlling;
+  for (const auto& p : ctx.image.processes)
+    if (p.ctty) controlling.insert(decodeDevice(uint32_t(p.ctty)));
   dev_t terminal = 0;
   for (auto& d : ctx.image.files) {
     if (d.kind != image::FileKind::Tty) continue;
@@ -49,6 +57,17 @@ void classify(FdDumpContext& ctx) {
     if (s["role"] == "slave" && masters.count(s["pty"].get<int>())) continue;
     pid_t pid = s["holder"][0];
     int fd = s["holder"][1];
+    bool named = s["named_external"].get<bool>();
+    if (!controlling.count(s["device"].get<dev_t>())) {
+      if (!named && !ctx.unixClose)
+        throw Error(fmt::format(
+            "pid {} fd {} is the terminal {} of a process outside the tree (a client's, as "
+            "tmux keeps its attached clients'); rerun with --unix-close (clients' connections "
+            "and terminals come back closed) or --external {}:{}",
+            pid, fd, d.path, pid, fd));
+      s["role"] = "hungup";
+      continue;
+    }
     if (!ctx.shellJob && !s["named_external"].get<bool>())
       throw Error(fmt::format(
           "pid {} fd {} is the terminal {}, whose other side is outside the tree (the terminal "
@@ -102,6 +121,17 @@ void dump(FdProbe& p, image::FileDesc& d, FdDumpContext& ctx) {
   }
 }
 
+// A terminal whose other side has gone: reads see EOF, writes EIO.
+UniqueFd openHungUp(int flags) {
+  UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  int unlock = 0;
+  if (!master || ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
+    throwErrno("making a hung-up terminal (/dev/ptmx)");
+  UniqueFd slave(ioctl(master.get(), TIOCGPTPEER, flags | O_NOCTTY | O_CLOEXEC));
+  if (!slave) throwErrno("making a hung-up terminal (TIOCGPTPEER)");
+  return slave;  // the master closes here: the slave side is hung up
+}
+
 UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) {
   TtyRestore& r = TtyRestore::active();
   std::string role = d.state.value("role", "");
@@ -114,6 +144,7 @@ UniqueFd restore(const image::FileDesc& d, FdRestoreContext&) {
   }
   if (role == "slave") return r.pair(d.state.at("pty").get<int>()).openSlave(flags);
   if (role == "external") return r.openTerminal(flags);
+  if (role == "hungup") return openHungUp(flags);
   throw Error(fmt::format("manifest: file {} is a terminal of unknown role '{}'", d.id, role));
 }
 
