@@ -31,10 +31,16 @@ struct RestoreOptions {
   bool json = false;                               // --json (with --detach)
 };
 
+struct RunOptions {
+  std::vector<std::string> command;  // CMD [ARGS...]
+  std::string pidfile;               // --pidfile F
+};
+
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
 int inspectCommand(const std::string& dir, bool json);
 int lsCommand(const std::string& folder, bool json);
 int checkCommand(bool json);
+int runCommand(const RunOptions& opts);
 
 }  // namespace ckpt::cli

@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   ckpt restore tmux.img --detach && tmux attach
   ckpt dump "$(pgrep -n vim)" -o vim.img --shell-job --kill
   ckpt restore vim.img --shell-job        vim again, in this terminal
+  ckpt run -- vim notes.txt               vim on a terminal ckpt can repaint exactly
   ckpt ls                                 the images here
 
 Exit status: 0 success; 1 failure (the message names what failed and on
@@ -134,6 +135,23 @@ exits with the restored root's status (128+N if killed by signal N).
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
 
+  cli::RunOptions run;
+  auto* runCmd = app.add_subcommand(
+      "run", "Run CMD on a terminal of its own that ckpt can repaint after a restore");
+  runCmd->add_option("--pidfile", run.pidfile,
+                     "Write ckpt run's pid (the root of the tree to dump) to this file");
+  runCmd->add_option("command", run.command, "CMD [ARGS...], after -- when CMD has options")
+      ->required();
+  runCmd->positionals_at_end();  // everything from CMD on is CMD's, its options included
+  runCmd->footer(R"help(Examples:
+  ckpt run --pidfile /tmp/vim.pid -- vim notes.txt
+  ckpt dump "$(cat /tmp/vim.pid)" -o vim.img --shell-job --kill   (from another terminal)
+  ckpt restore vim.img --shell-job        later, in any terminal: the same screen
+
+ckpt run exits with CMD's status once CMD has exited and no process holds its
+terminal any more. It is a child subreaper: daemons that CMD starts stay in
+its tree.)help");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -150,6 +168,7 @@ exits with the restored root's status (128+N if killed by signal N).
     if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson);
     if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
     if (*checkCmd) return cli::checkCommand(checkJson);
+    if (*runCmd) return cli::runCommand(run);
   } catch (const Error& e) {
     std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
                  e.what());

@@ -306,11 +306,25 @@ void finishAreas(RestoredProcess& p) {
   }
 }
 
+// True when the stub already runs `exe` (a restored `ckpt run` is ckpt, as
+// the stub is): the kernel refuses to set an exe link while the old one's
+// file is mapped (EBUSY), and here there is nothing to change.
+bool alreadyRuns(pid_t pid, const std::string& exe) {
+  struct stat want {
+  }, have{};
+  return ::stat(exe.c_str(), &want) == 0 &&
+         ::stat(fmt::format("/proc/{}/exe", pid).c_str(), &have) == 0 &&
+         want.st_dev == have.st_dev && want.st_ino == have.st_ino;
+}
+
 void setMmFields(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
   const image::MmFields& f = p.img->mm;
-  RemotePtr exePath = s.putString(mem, 0, f.exe);
-  long exeFd = p.main->check("opening the executable " + f.exe, SYS_openat, uint64_t(AT_FDCWD),
-                             exePath.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
+  long exeFd = -1;
+  if (!alreadyRuns(p.pid, f.exe)) {
+    RemotePtr exePath = s.putString(mem, 0, f.exe);
+    exeFd = p.main->check("opening the executable " + f.exe, SYS_openat, uint64_t(AT_FDCWD),
+                          exePath.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
+  }
   RemotePtr auxvAt = s.data() + 4096;
   mem.write(auxvAt, f.auxv.data(), f.auxv.size() * sizeof(uint64_t));
   prctl_mm_map map{};
@@ -332,7 +346,7 @@ void setMmFields(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) 
   mem.writeValue(mapAt, map);
   p.main->check("prctl(PR_SET_MM_MAP)", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP, mapAt.addr(),
                 sizeof map);
-  p.main->call(SYS_close, uint64_t(exeFd));
+  if (exeFd >= 0) p.main->call(SYS_close, uint64_t(exeFd));
 }
 
 }  // namespace

@@ -164,7 +164,14 @@ TEST_F(TtySessions, DetachedScreenSession) {
 
   ASSERT_NO_FATAL_FAILURE(dumpKillRestore(server));
 
-  int last = counts(screenText()).back();
+  // The restored server may not write a hardcopy at once: no counts yet.
+  int last = -1;
+  ASSERT_TRUE(waitUntil([&] {
+    auto c = counts(screenText());
+    if (c.empty()) return false;
+    last = c.back();
+    return true;
+  })) << screenText();
   EXPECT_TRUE(waitUntil([&] {
     auto c = counts(screenText());
     return !c.empty() && c.back() >= last + 3;
