@@ -5,6 +5,8 @@
 #   make bench        build, then run the benchmarks (build/bin/bench_*)
 #   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
 #   make deb          build a Debian package (build/ckpt_VERSION_amd64.deb)
+#   make fuzz         build the libFuzzer targets with clang in build-fuzz/ and run
+#                     each for FUZZ_SECONDS (default 30) over tests/fuzz/<target>/
 #   make format       clang-format every C++ source
 #   make clean        remove build/
 # Warnings are errors when CI is set in the environment (as CI does), or with WERROR=ON.
@@ -20,7 +22,9 @@ NPROC   := $(shell nproc)
 # cmake drives its own make: keep this make's job server and flags out of it.
 CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
 
-.PHONY: all deps configure build check demo bench install deb format clean
+FUZZ_SECONDS ?= 30
+
+.PHONY: all deps configure build check demo bench install deb format clean fuzz
 
 all: build
 
@@ -53,6 +57,15 @@ install: build
 
 deb: build
 	cd $(BUILD) && cpack -G DEB
+
+# Crashes are written to build-fuzz/; keep the input under tests/fuzz/manifest/
+# once fixed (the unit tests run every input there).
+fuzz: deps
+	@CC=clang CXX=clang++ $(CMAKE) -S . -B build-fuzz -DCKPT_FUZZ=ON -DCKPT_WERROR=$(WERROR) >/dev/null
+	@$(CMAKE) --build build-fuzz -j$(NPROC) --target fuzz_manifest
+	mkdir -p build-fuzz/corpus-manifest
+	cd build-fuzz && ./bin/fuzz_manifest -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	  corpus-manifest ../tests/fuzz/manifest
 
 format:
 	find . \( -path './build*' -o -path ./.git \) -prune -o -type f \

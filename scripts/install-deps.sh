@@ -12,6 +12,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # formatting (`make format`), the manual page, bash completion (tested)
   clang-format help2man bash-completion
+  # the fuzz targets (`make fuzz`: libFuzzer)
+  clang
   # demos and the programs the tests drive
   python3 procps bash coreutils
   # the real servers of the core tests (Xvfb with xlogo and xclock; xwd, xwininfo)

@@ -20,6 +20,7 @@
 #include "core/ipc/FileLocks.hpp"
 #include "core/ipc/SysvIpc.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
@@ -69,6 +70,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   } logToImage(writer.partialDir() + "/dump.log");
   TreeFreezer freezer(req.root);
   freezer.freeze();
+  fault::point("dump.freeze");
   auto tFrozen = Clock::now();
 
   image::Image img;
@@ -96,9 +98,11 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     img.processes.push_back(std::move(p));
   }
   for (auto* finish : fds.finishers) finish(fds);
+  fault::point("dump.finishers");
   ipc::dumpFileLocks(img);
   ipc::dumpSysvSems(img);
   ipc::dumpSysvMsgs(img, writer);
+  fault::point("dump.ipc");
   for (size_t i = 0; i < frozen.size(); ++i) {
     MemoryStats st = dumpProcessMemory(frozen[i], img.processes[i], img, writer);
     sum.bytesStored += st.pagesStored * image::kPageSize;
@@ -108,6 +112,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   img.vdso_layout = vdsoLayout(img.processes.front());
   markOutsidePipeEnds(img);
   auto tSaved = Clock::now();
+  fault::point("dump.commit");
   writer.commit(img);
   log::debug(
       "frozen after {:.1f} ms, state and pages saved after {:.1f} ms, committed after {:.1f} ms",
@@ -127,7 +132,9 @@ DumpSummary dumpTree(const DumpRequest& req) {
   hooks::DumpHooks hooks(req.root, req.hookTimeout);
   try {
     hooks.preDump(std::filesystem::absolute(req.dir).string(), req.kill);
+    fault::point("dump.hooks-pre-dump");
     DumpSummary sum = dumpFrozen(req, hooks);
+    fault::point("dump.hooks-resumed");
     hooks.succeeded(req.kill);
     return sum;
   } catch (const std::exception& e) {

@@ -21,6 +21,7 @@
 #include "core/mem/SharedObjects.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Fault.hpp"
 
 namespace ckpt {
 namespace {
@@ -128,6 +129,7 @@ class BatchWriter {
     for (auto& r : s.ranges)
       remote.push_back({reinterpret_cast<void*>(r.addr), size_t(r.npages * kPage)});
     mem_.readv(remote, s.buf->data());
+    fault::point("dump.memory");
     {
       std::lock_guard lock(mu_);
       s.full = true;

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,6 +25,7 @@
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
@@ -115,6 +117,8 @@ void dumpSignalsAndTimers(pid_t pid, RemoteSyscalls& rs, RemoteMemory& mem, Remo
     if (ka.handler == 0 && ka.flags == 0 && ka.mask == 0) continue;  // default: nothing to restore
     out.sigactions.push_back({sig, ka.handler, ka.flags, ka.restorer, ka.mask});
   }
+  // Halfway through the injected calls: the thread is not itself now.
+  fault::point("dump.process-state");
   for (int which = 0; which < 3; ++which) {
     rs.check("getitimer", SYS_getitimer, which, scratch.addr());
     auto it = mem.readValue<kernel::Itimerval>(scratch);
@@ -214,16 +218,25 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
   RemoteMemory mem(pid);
   RemotePtr insn = syscallInsnOf(pid);
   {
-    RemoteSyscalls main(fp.threads.front(), insn);
-    RemoteScratch scratch(main, 4096);
-    dumpThreadInside(main, mem, scratch.addr(), out.threads.front());
+    // Every injected call here is a query, run from a rollback frame on the
+    // thread's own stack when possible: nothing is mapped, nothing is left
+    // behind, and a ckpt killed meanwhile cannot spoil the thread.
+    auto gadgets = RollbackGadgets::find(pid);
+    if (!gadgets) log::debug("pid {}: no rollback code found; injecting without a safety net", pid);
+    const RollbackGadgets* rollback = gadgets ? &*gadgets : nullptr;
+    RemoteSyscalls main(fp.threads.front(), insn, rollback);
+    std::optional<RemoteScratch> mapped;
+    RemotePtr shared = main.stackScratch();
+    if (!shared) shared = mapped.emplace(main, 4096).addr();
+    dumpThreadInside(main, mem, shared, out.threads.front());
     for (size_t i = 1; i < fp.threads.size(); ++i) {
-      RemoteSyscalls rs(fp.threads[i], insn);
-      dumpThreadInside(rs, mem, scratch.addr(), out.threads[i]);
+      RemoteSyscalls rs(fp.threads[i], insn, rollback);
+      dumpThreadInside(rs, mem, rs.stackScratch() ? rs.stackScratch() : shared, out.threads[i]);
     }
-    dumpSignalsAndTimers(pid, main, mem, scratch.addr(), out);
+    dumpSignalsAndTimers(pid, main, mem, shared, out);
   }
   dumpFds(pid, out, fds);
+  fault::point("dump.fds");
 }
 
 MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,

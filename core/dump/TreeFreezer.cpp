@@ -41,6 +41,17 @@ std::vector<pid_t> listTasks(pid_t pid) {
   return tids;
 }
 
+// "1234 (ckpt)": who holds a tracee, for the messages.
+std::string tracerName(pid_t tracer) {
+  try {
+    return fmt::format(
+        "{} ({})", tracer,
+        proc::parseStat(proc::readProcFile(fmt::format("/proc/{}/stat", tracer))).comm);
+  } catch (const Error&) {
+    return std::to_string(tracer);
+  }
+}
+
 char taskState(pid_t pid, pid_t tid) {
   try {
     return proc::parseStat(proc::readProcFile(fmt::format("/proc/{}/task/{}/stat", pid, tid)))
@@ -68,9 +79,9 @@ void checkDumpablePid(pid_t pid) {
   if (st.state == 'Z') throw Error(fmt::format("pid {} is a zombie; nothing to checkpoint", pid));
   if (st.tracer_pid != 0)
     throw Error(fmt::format(
-        "pid {} is already traced by pid {} (a debugger, or another ckpt dump of this tree); "
+        "pid {} is already traced by pid {}: a debugger, or another ckpt dump of this tree; "
         "retry when it is done",
-        pid, st.tracer_pid));
+        pid, tracerName(st.tracer_pid)));
 }
 
 TreeFreezer::~TreeFreezer() {
@@ -106,9 +117,9 @@ bool TreeFreezer::seizeNewThreads(FrozenProcess& p) {
           auto st = proc::parseStatus(proc::readProcFile(fmt::format("/proc/{}/status", tid)));
           if (st.tracer_pid != 0 && st.tracer_pid != getpid())
             throw Error(fmt::format(
-                "tid {} of pid {} is already traced by pid {} (a debugger, or another ckpt "
-                "dump of this tree); retry when it is done",
-                tid, p.pid, st.tracer_pid));
+                "tid {} of pid {} is already traced by pid {}: a debugger, or another ckpt "
+                "dump of this tree; retry when it is done",
+                tid, p.pid, tracerName(st.tracer_pid)));
           throw Error(
               fmt::format("not permitted to trace pid {}: checkpointing needs the same "
                           "user (and ptrace access) or root",

@@ -563,12 +563,27 @@ static struct ckpt_hook* new_hook(const char* name, const struct ckpt_hook_callb
   return h;
 }
 
+/* Only ckpt run by the same user (or root) may tell this program to quiesce
+ * or name its fds: any other peer is hung up on at once (SO_PEERCRED). */
+static int accept_peer(struct ckpt_hook* h, int flags) {
+  for (;;) {
+    int fd = accept4(h->listen_fd, NULL, NULL, flags);
+    if (fd < 0) return fd;
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+        (cred.uid == 0 || cred.uid == geteuid()))
+      return fd;
+    close(fd);
+  }
+}
+
 /* ------------------------------------------------------------ thread style */
 
 static void* hook_thread(void* arg) {
   struct ckpt_hook* h = arg;
   for (;;) {
-    h->conn_fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    h->conn_fd = accept_peer(h, SOCK_CLOEXEC);
     if (h->conn_fd < 0) {
       if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK) return NULL;
       if (errno != EINTR && errno != ECONNABORTED) {
@@ -643,7 +658,7 @@ int ckpt_hook_dispatch(struct ckpt_hook* h) {
   for (;;) {
     if (h->conn_fd < 0) {
       /* One connection at a time: the listener is watched only while idle. */
-      h->conn_fd = accept4(h->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      h->conn_fd = accept_peer(h, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (h->conn_fd < 0) {
         if (errno == EINTR) continue;
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED ? 0 : -1;

@@ -16,6 +16,7 @@
 #include <memory>
 #include <new>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "core/image/Checksum.hpp"
@@ -182,6 +183,13 @@ Image readImage(const std::string& dir) {
     throwErrno("image " + dir);
   }
   if (!S_ISDIR(st.st_mode)) throw Error(fmt::format("image {} is not a directory", dir));
+  // Even with a complete manifest (a dump killed right before its rename), a
+  // .partial was never declared complete: never take it for an image.
+  std::string_view name(dir);
+  while (name.size() > 1 && name.back() == '/') name.remove_suffix(1);
+  if (name.ends_with(".partial"))
+    throw Error(
+        fmt::format("{} is what a dump that did not finish leaves, not an image; dump again", dir));
 
   uint64_t expectedHash = 0, expectedLength = 0;
   readManifestChecksum(dir, expectedHash, expectedLength);

@@ -17,6 +17,7 @@
 #include "core/image/Checksum.hpp"
 #include "core/image/Manifest.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt::image {
@@ -155,6 +156,7 @@ void ImageWriter::commit(const Image& image) {
   // one each.
   for (auto& [name, file] : files_) file->fd_.reset();
   if (::syncfs(dirFd_.get()) != 0) throwErrno("syncfs " + partial_);
+  fault::point("dump.rename");
 
   // RENAME_NOREPLACE: a directory that appeared since the constructor looked
   // (an empty one would be silently replaced by rename()) is never clobbered.

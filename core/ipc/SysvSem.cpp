@@ -43,6 +43,12 @@ void dumpSysvSems(image::Image& img) {
     arg.array = values.data();
     if (semctl(s.id, 0, GETALL, arg) != 0) {
       if (errno == EINVAL || errno == EIDRM) continue;  // removed meanwhile
+      // Another user's set that we may not read: a process of ours could
+      // only have used it with alter-but-not-read rights. Left out.
+      if (errno == EACCES) {
+        log::debug("SysV semaphore set {} is not readable by us; left out", s.id);
+        continue;
+      }
       throwErrno(fmt::format("reading SysV semaphore set {}", s.id));
     }
     bool ours = false;

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "core/ptrace/RemoteMemory.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -28,12 +29,26 @@ user_regs_struct imageSyscallRegs(const user_regs_struct& regs) {
   return r;
 }
 
-RemoteSyscalls::RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn)
+RemoteSyscalls::RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn,
+                               const RollbackGadgets* rollback)
     : tracee_(tracee), insn_(syscallInsn) {
   saved_ = tracee_.getRegs();
   savedMask_ = tracee_.getSigmask();
   final_ = saved_;
   finalMask_ = savedMask_;
+  base_ = saved_;
+  if (rollback) {
+    // First the frame, then registers that lead to it, and only then the
+    // blocked mask: abandoned at any of these steps, the thread is whole.
+    RemoteMemory mem(tracee_.tid());
+    if (auto frame = writeRollbackFrame(tracee_, mem, *rollback, saved_, savedMask_)) {
+      base_ = frame->idle;
+      insn_ = rollback->syscallRet;
+      stackScratch_ = frame->scratch;
+      tracee_.setRegs(base_);
+      touched_ = true;
+    }
+  }
   // Block everything while we drive the thread, so no handler can run in
   // between injected calls; the original mask comes back in the destructor.
   tracee_.setSigmask(kAllSignals);
@@ -42,8 +57,10 @@ RemoteSyscalls::RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn)
 RemoteSyscalls::~RemoteSyscalls() {
   if (abandoned_) return;
   try {
-    tracee_.setRegs(touched_ ? final_ : saved_);
+    // Mask first: until the registers are back, an abandoned thread still
+    // has its rollback frame to restore it.
     tracee_.setSigmask(finalMask_);
+    tracee_.setRegs(touched_ ? final_ : saved_);
     if (touched_) settle();
   } catch (const Error& e) {
     log::error("restoring tid {} after injected calls: {}", tracee_.tid(), e.what());
@@ -116,7 +133,7 @@ StopStatus RemoteSyscalls::resumeToSyscallStop() {
 long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
                           uint64_t a6) {
   pid_t tid = tracee_.tid();
-  user_regs_struct r = saved_;
+  user_regs_struct r = base_;
   r.rip = insn_.addr();
   r.rax = nr;
   r.orig_rax = (uint64_t)-1;  // no syscall restart logic on the way in

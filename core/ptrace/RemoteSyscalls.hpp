@@ -3,6 +3,8 @@
 // own address space, driven by PTRACE_SYSCALL stops: no code is written into
 // the program and no signal (SIGTRAP) is raised, so its signal state stays as it
 // was. The destructor puts the registers and signal mask back, on every path.
+// With rollback gadgets (dump), the session is also safe to abandon: should
+// ckpt die in the middle, the thread restores its own context (RollbackFrame).
 #pragma once
 
 #include <sys/types.h>
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "core/ptrace/RemotePtr.hpp"
+#include "core/ptrace/RollbackFrame.hpp"
 #include "core/ptrace/Tracee.hpp"
 
 namespace ckpt {
@@ -20,8 +23,10 @@ namespace ckpt {
 class RemoteSyscalls {
  public:
   // `tracee` must be in a ptrace stop. `syscallInsn` is the address of a
-  // `syscall` instruction (0f 05) in the tracee.
-  RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn);
+  // `syscall` instruction (0f 05) in the tracee. With `rollback`, calls run
+  // from a rollback frame when the thread's stack has room for one.
+  RemoteSyscalls(const Tracee& tracee, RemotePtr syscallInsn,
+                 const RollbackGadgets* rollback = nullptr);
   RemoteSyscalls(const RemoteSyscalls&) = delete;
   RemoteSyscalls& operator=(const RemoteSyscalls&) = delete;
   ~RemoteSyscalls();
@@ -41,6 +46,9 @@ class RemoteSyscalls {
   void onNewTask(std::function<void(pid_t)> fn) { onNewTask_ = std::move(fn); }
 
   const user_regs_struct& savedRegs() const { return saved_; }
+  // Free stack memory of this thread for call arguments (rollback frame
+  // sessions only; null otherwise).
+  RemotePtr stackScratch() const { return stackScratch_; }
   uint64_t savedSigmask() const { return savedMask_; }
   // At the end, set these registers and this mask instead of the saved ones.
   void setFinalState(const user_regs_struct& regs, uint64_t sigmask);
@@ -54,6 +62,8 @@ class RemoteSyscalls {
   const Tracee& tracee_;
   RemotePtr insn_;
   user_regs_struct saved_{};
+  user_regs_struct base_{};  // what injected calls start from: saved_, or the rollback frame's
+  RemotePtr stackScratch_;
   uint64_t savedMask_ = 0;
   user_regs_struct final_{};
   uint64_t finalMask_ = 0;

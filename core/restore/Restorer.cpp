@@ -15,13 +15,14 @@
 
 #include "core/hooks/RestartHooks.hpp"
 #include "core/image/ImageReader.hpp"
-#include "core/layers/Layer.hpp"
 #include "core/ipc/FileLocks.hpp"
 #include "core/ipc/SysvIpc.hpp"
+#include "core/layers/Layer.hpp"
 #include "core/restore/MemoryRestorer.hpp"
 #include "core/restore/StateRestorer.hpp"
 #include "core/restore/TreeBuilder.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
 
 namespace ckpt {
@@ -87,6 +88,7 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   image::verifyImage(dir, img);
   if (img.processes.empty()) throw Error(fmt::format("image {} holds no process", dir));
   checkPrivilege(img);
+  fault::point("restore.verify");
   auto t1 = Clock::now();
 
   checkPidsFree(img);
@@ -102,22 +104,29 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
     for (auto& lr : layerRestores) lr->sessionLeader(p);
   });
   tree.build();
+  fault::point("restore.tree");
   // Before the stubs become the processes: set from inside the ones that
   // used them last, while every stub still has its scratch area to spare.
   ipc::CreatedSysvObjects sysv;
   ipc::restoreSysvSems(img, tree, sysv);
   ipc::restoreSysvMsgs(img, dir, tree, scratch, sysv);
   for (auto& lr : layerRestores) lr->treeBuilt(tree.processes(), scratch);
+  fault::point("restore.layers");
   SharedObjects objects(img, dir);
   FdRestoreContext files{img, dir, {}, {}, {}, &objects};
   for (auto& p : tree.processes()) {
     if (p.img->zombie) continue;
     restoreMemory(p, scratch, img, dir, objects);
+    fault::point("restore.memory");
     restoreFds(p, scratch, files);
+    fault::point("restore.fds");
     ipc::restoreFileLocks(p, scratch, img);
     restoreProcessState(p, scratch);
+    fault::point("restore.state");
     restoreThreads(p, scratch, tree);
+    fault::point("restore.threads");
   }
+  fault::point("restore.detach");
   objects.finish();
   sysv.keep();
   for (auto& p : tree.processes())

@@ -28,8 +28,10 @@
 namespace ckpt {
 namespace {
 
-constexpr long kTraceOptions =
-    PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEVFORK;
+// EXITKILL: should ckpt die before the tree is let go, the kernel kills every
+// half-restored process instead of letting it run (new tasks inherit it).
+constexpr long kTraceOptions = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE |
+                               PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL;
 
 // The stub: a child of ckpt that only waits to be taken over. Raw system
 // calls only: it runs in a copy of ckpt between clone3 and the takeover.

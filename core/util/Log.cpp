@@ -1,6 +1,9 @@
 // Logger implementation (stderr plus an optional file).
 #include "core/util/Log.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <mutex>
 
@@ -34,7 +37,11 @@ Level level() {
 void setFile(const std::string& path) {
   std::lock_guard lock(g_mutex);
   if (g_file) std::fclose(g_file);
-  g_file = path.empty() ? nullptr : std::fopen(path.c_str(), "we");
+  g_file = nullptr;
+  if (path.empty()) return;
+  // The log sits in the image: owner-only like the rest of it.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0 && !(g_file = ::fdopen(fd, "w"))) ::close(fd);
 }
 
 void write(Level l, std::string_view msg) {

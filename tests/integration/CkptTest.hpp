@@ -43,6 +43,21 @@ class CkptTest : public ::testing::Test {
     }
   }
 
+  // Every task of the tree runs on its own: none is stopped or traced.
+  void expectRunningUntraced(const std::vector<pid_t>& tree) {
+    for (pid_t p : tree)
+      for (const auto& task :
+           std::filesystem::directory_iterator("/proc/" + std::to_string(p) + "/task")) {
+        std::string status = readFile(task.path().string() + "/status");
+        EXPECT_NE(status.find("TracerPid:\t0\n"), std::string::npos)
+            << "task " << task.path() << " is still traced";
+        EXPECT_EQ(status.find("State:\tt"), std::string::npos)
+            << "task " << task.path() << " is left stopped";
+        EXPECT_EQ(status.find("State:\tT"), std::string::npos)
+            << "task " << task.path() << " is left stopped";
+      }
+  }
+
   // After `dump --kill`: the root dies, and every pid of the tree is free
   // again (reaped here, as the subreaper), so restore can take them.
   void expectGone(pid_t pid, const std::vector<pid_t>& tree) {

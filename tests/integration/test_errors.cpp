@@ -3,7 +3,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "CkptTest.hpp"
+#include "Programs.hpp"
 
 namespace ckpt::test {
 namespace {
@@ -45,6 +49,54 @@ TEST_F(Errors, RestoreOfNonexistentDir) {
     EXPECT_EQ(r.out, "") << "no pid may be printed on failure";
     EXPECT_TRUE(h.reapAll(Seconds(5))) << "a failed restore left processes";
   }
+}
+
+// Pids that name nothing ckpt may dump: each refused with a line that says
+// why, before anything is frozen or written.
+TEST_F(Errors, DumpRefusesPidsItMustNotTake) {
+  pid_t pid = h.spawn(programCase("sturdy"));
+  std::string tid;
+  for (const auto& t :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+    if (t.path().filename() != std::to_string(pid)) tid = t.path().filename();
+  ASSERT_FALSE(tid.empty()) << "sturdy has threads";
+  struct Case {
+    std::vector<std::string> argv;
+    std::string says;
+  };
+  const std::string img = h.imageDir();
+  for (const auto& c : std::vector<Case>{
+           {{ckptBinary(), "dump", "1", "-o", img}, "pid 1 (init) cannot be checkpointed"},
+           {{ckptBinary(), "dump", tid, "-o", img},
+            tid + " is a thread of process " + std::to_string(pid)},
+           {{"/bin/sh", "-c", "exec \"$0\" dump $$ -o \"$1\"", ckptBinary(), img},
+            "is ckpt itself"},
+           {{ckptBinary(), "dump", "0", "-o", img}, "0 is not a valid pid"},
+           {{ckptBinary(), "dump", "-5", "-o", img}, "-5"},
+       }) {
+    auto r = h.run(c.argv);
+    EXPECT_EQ(r.status.kind, ExitStatus::Exited) << r.describe();
+    EXPECT_NE(r.status.code, 0) << r.describe();
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.describe();
+    EXPECT_FALSE(std::filesystem::exists(img)) << r.describe();
+    EXPECT_FALSE(std::filesystem::exists(img + ".partial")) << r.describe();
+  }
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the program after refused dumps"));
+}
+
+// An output directory that exists is never written into or replaced.
+TEST_F(Errors, DumpRefusesAnExistingOutputDir) {
+  pid_t pid = h.spawn(programCase("sturdy"));
+  const std::string img = h.imageDir();
+  std::filesystem::create_directory(img);
+  { std::ofstream(img + "/mine") << "keep"; }
+  auto r = h.runCkpt({"dump", std::to_string(pid), "-o", img});
+  EXPECT_NE(r.status.code, 0) << r.describe();
+  EXPECT_NE(r.err.find(img + " already exists"), std::string::npos) << r.describe();
+  EXPECT_EQ(readFile(img + "/mine"), "keep");
+  EXPECT_FALSE(std::filesystem::exists(img + ".partial"));
+  ASSERT_NO_FATAL_FAILURE(expectRunningUntraced(Harness::treePids(pid)));
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the program after a refused dump"));
 }
 
 // Options may stand before or after the positional arguments; repeatable

@@ -98,7 +98,11 @@ TEST_F(ShellJob, DumpRefusesTheUsersTerminalWithoutTheFlag) {
   EXPECT_FALSE(r.status.ok());
   EXPECT_NE(r.err.find("--shell-job"), std::string::npos) << r.describe();
   EXPECT_FALSE(std::filesystem::exists(h.imageDir()));
-  EXPECT_EQ(processState(cat), 'S') << "cat no longer waits after the failed dump";
+  EXPECT_TRUE(waitUntil([&] { return processState(cat) == 'S'; }))
+      << "cat no longer waits after the failed dump (state " << processState(cat) << ")";
+  EXPECT_NE(readFile("/proc/" + std::to_string(cat) + "/status").find("TracerPid:\t0\n"),
+            std::string::npos)
+      << "cat is still traced";
 }
 
 }  // namespace

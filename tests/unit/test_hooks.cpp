@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -208,6 +209,32 @@ TEST_F(HookLibrary, PreDumpThenResumed) {
   c.send(resumedMessage(), soon());
   ASSERT_TRUE(rec.waitFor(2));
   EXPECT_EQ(rec.events, (std::vector<std::string>{"pre-dump", "resumed"}));
+}
+
+// Another user may not drive a program's hook: the library hangs up on it
+// without a word, and still serves ckpt of the same user afterwards.
+TEST_F(HookLibrary, RefusesPeersOfAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become another user";
+  auto name = start();
+  pid_t child = fork();
+  if (child == 0) {
+    if (setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+    try {
+      auto c = HookClient::connect(name, soon());
+      c.send(preDumpMessage("/some/img", false), soon());
+      c.receive(soon());
+      _exit(1);  // answered: the hook served another user
+    } catch (const Error&) {
+      _exit(0);  // hung up on
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+  EXPECT_TRUE(rec.events.empty()) << "the hook ran a callback for another user";
+  auto c = HookClient::connect(name, soon());
+  Reply r = ask(c, preDumpMessage("/some/img", false));
+  EXPECT_TRUE(r.ok) << r.error;
 }
 
 TEST_F(HookLibrary, RefusalCarriesTheReasonAndNoResumedFollows) {
