@@ -52,7 +52,24 @@ std::vector<int> listFds(pid_t pid) {
   return fds;
 }
 
-void dumpFds(pid_t pid, image::Process& out, FdDumpContext& ctx) {
+// Whether fd is close-on-exec. fdinfo's flags are the description's flags
+// with O_CLOEXEC added for a close-on-exec fd; a description opened with
+// O_CLOEXEC through an ioctl (TIOCGPTPEER) carries that bit itself, and
+// then only the process can tell (an injected fcntl).
+bool closeOnExec(const FdProbe& probe, RemoteSyscalls& rs) {
+  if (!(probe.info.flags & O_CLOEXEC)) return false;
+  int local = probe.local.get();
+  int own = fcntl(local, F_GETFD);
+  fcntl(local, F_SETFD, 0);
+  auto mine = proc::parseFdinfo(proc::readProcFile(fmt::format("/proc/self/fdinfo/{}", local)));
+  fcntl(local, F_SETFD, own);
+  if (!(mine.flags & O_CLOEXEC)) return true;
+  long r =
+      rs.check(fmt::format("fcntl({}, F_GETFD)", probe.fd), SYS_fcntl, uint64_t(probe.fd), F_GETFD);
+  return (r & FD_CLOEXEC) != 0;
+}
+
+void dumpFds(pid_t pid, image::Process& out, FdDumpContext& ctx, RemoteSyscalls& rs) {
   UniqueFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
   if (!pidfd) throwErrno(fmt::format("pidfd_open of pid {}", pid));
   for (int fd : listFds(pid)) {
@@ -65,6 +82,7 @@ void dumpFds(pid_t pid, image::Process& out, FdDumpContext& ctx) {
       throwErrno(fmt::format("pid {} fd {}: fstat", pid, fd));
     probe.link = proc::readLink(fmt::format("/proc/{}/fd/{}", pid, fd));
     probe.info = proc::parseFdinfo(proc::readProcFile(fmt::format("/proc/{}/fdinfo/{}", pid, fd)));
+    if (!closeOnExec(probe, rs)) probe.info.flags &= ~unsigned(O_CLOEXEC);
     out.fds.push_back(dumpFd(probe, ctx));
   }
 }
@@ -234,8 +252,8 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
       dumpThreadInside(rs, mem, rs.stackScratch() ? rs.stackScratch() : shared, out.threads[i]);
     }
     dumpSignalsAndTimers(pid, main, mem, shared, out);
+    dumpFds(pid, out, fds, main);
   }
-  dumpFds(pid, out, fds);
   fault::point("dump.fds");
 }
 

@@ -131,6 +131,12 @@ int main() {
   int one = 1;
   if (ioctl(master, TIOCPKT, &one) != 0) zdtm::die("TIOCPKT");
 
+  // A slave opened through the master with O_CLOEXEC (which then stays in
+  // the description's flags), and a dup of it that is not close-on-exec.
+  int peer = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (peer < 0) zdtm::die("TIOCGPTPEER");
+  int peerDup = dup(peer);
+
   // A pair whose slave side is gone.
   int closedMaster = posix_openpt(O_RDWR | O_NOCTTY);
   if (closedMaster < 0 || grantpt(closedMaster) != 0 || unlockpt(closedMaster) != 0)
@@ -186,6 +192,9 @@ int main() {
   std::string in = readN(slave, kInput.size());
   CHECK(in == kInput, "slave read '%s' (%zu bytes), want the %zu typed-ahead bytes", in.c_str(),
         in.size(), kInput.size());
+  CHECK((fcntl(peer, F_GETFD) & FD_CLOEXEC) != 0, "the TIOCGPTPEER fd lost close-on-exec");
+  CHECK((fcntl(peerDup, F_GETFD) & FD_CLOEXEC) == 0,
+        "the dup of the TIOCGPTPEER fd became close-on-exec");
   // The parent's own slave fd is the same terminal as the child's.
   CHECK(tcgetsid(slave) < 0, "the parent's slave fd acts as its controlling terminal");
   CHECK(ptsname(master) && isatty(slave), "the parent's slave fd is no terminal");

@@ -25,9 +25,13 @@ int queued(int fd) {
   return n;
 }
 
+// O_CLOEXEC is not passed to TIOCGPTPEER: there it would stay in the open
+// file description's flags, and every fd of the restored program sharing it
+// would look close-on-exec to the next dump. It is set on ckpt's fd alone.
 UniqueFd openPeer(int master, int flags) {
-  UniqueFd fd(ioctl(master, TIOCGPTPEER, flags | O_NOCTTY | O_CLOEXEC));
+  UniqueFd fd(ioctl(master, TIOCGPTPEER, (flags & ~O_CLOEXEC) | O_NOCTTY));
   if (!fd) throwErrno("opening the slave of a pty (TIOCGPTPEER)");
+  fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
   return fd;
 }
 

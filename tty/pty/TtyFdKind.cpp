@@ -127,8 +127,9 @@ UniqueFd openHungUp(int flags) {
   int unlock = 0;
   if (!master || ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
     throwErrno("making a hung-up terminal (/dev/ptmx)");
-  UniqueFd slave(ioctl(master.get(), TIOCGPTPEER, flags | O_NOCTTY | O_CLOEXEC));
+  UniqueFd slave(ioctl(master.get(), TIOCGPTPEER, (flags & ~O_CLOEXEC) | O_NOCTTY));
   if (!slave) throwErrno("making a hung-up terminal (TIOCGPTPEER)");
+  fcntl(slave.get(), F_SETFD, FD_CLOEXEC);
   return slave;  // the master closes here: the slave side is hung up
 }
 
