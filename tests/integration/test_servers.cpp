@@ -113,7 +113,10 @@ cd "$CKPT_TEST_DIR"
 exec 9>&$CKPT_READY_FD
 eval "exec $CKPT_READY_FD>&-"
 mkfifo displayfd
-Xvfb -displayfd 5 -nolisten tcp -screen 0 320x240x24 5>displayfd 9>&- &
+# The search for a free display starts at a number of this tree's own, so
+# that servers started meanwhile (other tests, other suites) do not take
+# this one's number while it is dumped and restored.
+Xvfb ":$((100 + $$ % 800))" -displayfd 5 -nolisten tcp -screen 0 320x240x24 5>displayfd 9>&- &
 read -r display <displayfd
 rm displayfd
 echo "$display" >display

@@ -1,6 +1,7 @@
 // The tmux plugin (integrations/tmux): a key pressed in an attached client
 // saves the running server; the image restores and a client attaches again.
 #include <filesystem>
+#include <sstream>
 
 #include "CkptTest.hpp"
 #include "Terminal.hpp"
@@ -18,6 +19,25 @@ std::vector<std::string> imagesIn(const std::string& dir) {
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec))
     if (fs::exists(e.path() / "manifest.json")) out.push_back(e.path().string());
+  return out;
+}
+
+// Processes (zombies too) whose session id is `sid`.
+std::vector<pid_t> sessionMembers(pid_t sid) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = readFile("/proc/" + name + "/stat");
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string state;
+    pid_t ppid = 0, pgrp = 0, session = 0;
+    rest >> state >> ppid >> pgrp >> session;
+    if (session == sid || pgrp == sid) out.push_back(std::stoi(name));
+  }
   return out;
 }
 
@@ -53,6 +73,13 @@ TEST_F(TmuxPlugin, SaveKeyCheckpointsTheServerWhichRestoresAndReattaches) {
   inner.tmux({"kill-server"});
   inner.forget();
   for (pid_t p : tree) ASSERT_NE(h.waitExit(p).kind, ExitStatus::TimedOut) << "pid " << p;
+  // Also the server's other children (run-shell jobs), reparented to this
+  // test when the server went: reaped, so the server's session id is free.
+  ASSERT_TRUE(waitUntil([&] {
+    auto users = sessionMembers(server);
+    for (pid_t p : users) h.waitExit(p, Seconds(1));
+    return sessionMembers(server).empty();
+  })) << "processes still in the server's session";
   pid_t restored = -1;
   ASSERT_NO_FATAL_FAILURE(restoreDetached(imagesIn(images).front(), server, &restored));
   std::string again = user.newWindow("user", "env -u TMUX tmux -S " + inner.socket() + " attach");
