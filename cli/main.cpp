@@ -145,7 +145,7 @@ exits with the restored root's status (128+N if killed by signal N).
   runCmd->positionals_at_end();  // everything from CMD on is CMD's, its options included
   runCmd->footer(R"help(Examples:
   ckpt run --pidfile /tmp/vim.pid -- vim notes.txt
-  ckpt dump "$(cat /tmp/vim.pid)" -o vim.img --shell-job --kill   (from another terminal)
+  ckpt dump "$(cat /tmp/vim.pid)" -o vim.img --kill   (from another terminal)
   ckpt restore vim.img --shell-job        later, in any terminal: the same screen
 
 ckpt run exits with CMD's status once CMD has exited and no process holds its

@@ -101,12 +101,13 @@ class RunTest : public ::testing::Test {
 
   bool waitFor(const std::string& text) { return tmux->waitForText("main", text); }
 
-  // `ckpt dump --shell-job --kill` of ckpt run's tree; waits until every
+  // `ckpt dump --kill` of ckpt run's tree (its hook names the user's
+  // terminal, so no --shell-job is needed); waits until every
   // process of it is gone (the pane's shell reaps ckpt run; the others,
   // orphaned, come to this test process, the subreaper above tmux).
   void dumpKilled(pid_t run) {
     auto tree = Harness::treePids(run);
-    auto r = h.runCkpt({"dump", std::to_string(run), "-o", h.imageDir(), "--shell-job", "--kill"});
+    auto r = h.runCkpt({"dump", std::to_string(run), "-o", h.imageDir(), "--kill"});
     ASSERT_TRUE(r.status.ok()) << r.describe();
     ASSERT_TRUE(waitFor("ckpt-status=137"));
     for (pid_t p : tree)
