@@ -1,7 +1,8 @@
 # Entry points for people and CI; the build itself is CMake (see README.md).
 #   make              install missing Debian packages, configure build/, build
 #   make check        build, then run every test (J=2 to run two at a time)
-#   make demo         build, then run the main demo (demos/run-demo.sh)
+#   make demo         build, then run the main demo (demos/tmux-demo.sh)
+#   make demo-process build, then run the process demo (demos/run-demo.sh)
 #   make bench        build, then run the benchmarks (build/bin/bench_*)
 #   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
 #   make deb          build a Debian package (build/ckpt_VERSION_amd64.deb)
@@ -24,7 +25,7 @@ CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps configure build check demo bench install deb format clean fuzz
+.PHONY: all deps configure build check demo demo-process bench install deb format clean fuzz
 
 all: build
 
@@ -45,6 +46,9 @@ check: build
 	ctest --test-dir $(BUILD) --output-on-failure --no-tests=error -j$(J)
 
 demo: build
+	CKPT=$(BUILD)/bin/ckpt demos/tmux-demo.sh
+
+demo-process: build
 	CKPT=$(BUILD)/bin/ckpt demos/run-demo.sh
 
 bench: build
