@@ -20,6 +20,8 @@ struct DumpOptions {
   bool shellJob = false;                         // --shell-job
   bool unixClose = false;                        // --unix-close
   bool json = false;                             // --json: a summary for scripts
+  std::string every;                             // --every T: a checkpoint every T into DIR
+  int keep = 3;                                  // --keep N: the newest N of those
 };
 
 struct RestoreOptions {

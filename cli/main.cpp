@@ -60,6 +60,14 @@ exits with the restored root's status (128+N if killed by signal N).
       ->allow_extra_args(false);  // one value per flag: a positional after it stays positional
   dumpCmd->add_flag("--tcp-close", dump.tcpClose,
                     "Restore every TCP connection to outside the tree as closed by its peer");
+  dumpCmd
+      ->add_option("--every", dump.every,
+                   "Checkpoint every T (500ms, 30s, 5m, 2h) into DIR/img-DATE until the tree "
+                   "ends or ckpt is stopped")
+      ->excludes("--kill");
+  dumpCmd->add_option("--keep", dump.keep, "With --every: keep the newest N images (default 3)")
+      ->check(CLI::PositiveNumber)
+      ->needs("--every");
   dumpCmd->add_flag("--unix-close", dump.unixClose,
                     "Restore every unix socket connected outside the tree as closed by its "
                     "peer (a server's clients: tmux's attached clients)");
@@ -78,6 +86,7 @@ exits with the restored root's status (128+N if killed by signal N).
   ckpt dump 4242 -o job.img --kill          save, then stop it
   ckpt dump 4242 -o job.img --external 4242:5   fd 5 is a connection to a
                                             server outside: restore it closed
+  ckpt dump 4242 -o ~/ckpt --every 5m --keep 3   rolling checkpoints
   ckpt dump "$(pgrep -n htop)" -o h.img --shell-job --kill
                                             a program on this terminal)help");
 
