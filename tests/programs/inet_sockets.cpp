@@ -13,6 +13,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include "zdtm.hpp"
 
 namespace {
@@ -156,7 +159,17 @@ int main() {
   if (sc < 0) zdtm::die("accept");
   setOpt(cc, IPPROTO_TCP, TCP_NODELAY, 1);
   if (send(cc, "to-server", 9, 0) != 9 || send(sc, "to-client!", 10, 0) != 10) zdtm::die("send");
-  usleep(50 * 1000);
+  // Both arrived and were acknowledged (nothing left in flight).
+  for (int i = 0;; i++) {
+    int inC = 0, inS = 0, outC = 1, outS = 1;
+    ioctl(cc, SIOCINQ, &inC);
+    ioctl(sc, SIOCINQ, &inS);
+    ioctl(cc, SIOCOUTQ, &outC);
+    ioctl(sc, SIOCOUTQ, &outS);
+    if (inC == 10 && inS == 9 && outC == 0 && outS == 0) break;
+    if (i > 30000) zdtm::die("the loopback connection never settled");
+    usleep(1000);
+  }
   const Addr ncc = nameOf(cc), nsc = nameOf(sc);
 
   const Addr n4 = nameOf(t4), n6 = nameOf(t6), nu = nameOf(u), nuc = nameOf(uc);
