@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -44,9 +45,22 @@ bool Stream::flush(int fd) {
   return true;
 }
 
+namespace {
+
+// Large socket buffers: bulk drawing (PutImage) then crosses the proxy in a
+// few large reads and writes instead of many small ones.
+void widenBuffers(int fd) {
+  int size = 4 * 1024 * 1024;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+}  // namespace
+
 Session::Session(UniqueFd client, std::string cookie)
     : client_(std::move(client)), cookie_(std::move(cookie)) {
   ::fcntl(client_.get(), F_SETFL, ::fcntl(client_.get(), F_GETFL) | O_NONBLOCK);
+  widenBuffers(client_.get());
 }
 
 short Session::clientEvents() const {
@@ -134,6 +148,7 @@ bool Session::handshake() {
     refuse("ckpt x11 proxy: cannot connect to the X server");
     return false;
   }
+  widenBuffers(serverFd());
   // The server's setup reply, as libxcb received it, goes to the client as is.
   const xcb_setup_t* setup = xcb_get_setup(upstream_.get());
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(setup);

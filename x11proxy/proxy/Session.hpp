@@ -34,7 +34,7 @@ class Stream {
   bool empty() const { return begin_ == end_; }
 
  private:
-  static constexpr std::size_t kChunk = 256 * 1024, kHighWater = 8 * 1024 * 1024;
+  static constexpr std::size_t kChunk = 1024 * 1024, kHighWater = 8 * 1024 * 1024;
   std::vector<std::uint8_t> buf_;
   std::size_t begin_ = 0, parsed_ = 0, end_ = 0;
 };
