@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 
@@ -17,17 +18,26 @@
 namespace ckpt::test {
 namespace {
 
-// Xvfb on a free display, said on -displayfd through a FIFO once it accepts
-// connections; the ready fd moves to 9 and Xvfb does not inherit it.
+// Xvfb on a free display from :40 on, said on -displayfd through a FIFO once
+// it accepts connections (an empty line when it could not start there). The
+// low numbers are left to the tests that dump and restore an Xvfb: between
+// its dump and its restore, its display looks free (a stale lock file) and a
+// new server there would take the socket the restored one comes back to.
+// The ready fd moves to 9 and Xvfb does not inherit it.
 constexpr const char* kXvfb = R"SH(
 set -e
 cd "$CKPT_TEST_DIR"
 exec 9>&$CKPT_READY_FD
 eval "exec $CKPT_READY_FD>&-"
-mkfifo displayfd
-Xvfb -displayfd 5 -nolisten tcp -screen 0 640x480x24 5>displayfd 9>&- &
-read -r display <displayfd
-rm displayfd
+for n in $(seq 40 99); do
+  [ -e /tmp/.X$n-lock ] && continue
+  mkfifo displayfd
+  Xvfb :$n -displayfd 5 -nolisten tcp -screen 0 640x480x24 5>displayfd 9>&- 2>>xvfb.log &
+  display=
+  read -r display <displayfd || true
+  rm displayfd
+  [ -n "$display" ] && break
+done
 echo "$display" >display
 echo ready >&9
 exec 9>&-
@@ -174,6 +184,36 @@ TEST_F(X11Proxy, XlogoLooksTheSameThroughTheProxy) {
   EXPECT_EQ(trimmed(readFile(pidfile())), std::to_string(proxy_));
   auto tree = Harness::treePids(proxy_);
   EXPECT_EQ(tree.size(), 2u);
+}
+
+TEST_F(X11Proxy, RecordsWhatTheClientCreates) {
+  startProxied({systemProgram("xlogo"), "-geometry", "120x130+10+10"});
+  std::string id = waitWindow("xlogo");
+  ASSERT_FALSE(id.empty());
+  stablePixels(id);
+  // SIGUSR1: the proxy prints each connection's model as one JSON line.
+  const std::string marker = "ckpt: x11: model: ";
+  kill(proxy_, SIGUSR1);
+  ASSERT_TRUE(waitForFile(h.logPath(), [&] {
+    std::string log = h.log();
+    auto at = log.find(marker);
+    return at != std::string::npos && log.find('\n', at) != std::string::npos;
+  })) << h.log();
+  std::string log = h.log();
+  auto at = log.find(marker) + marker.size();
+  auto model = nlohmann::json::parse(log.substr(at, log.find('\n', at) - at));
+  const nlohmann::json* top = nullptr;
+  for (const auto& w : model["windows"])
+    if (w["id"] == id) top = &w;
+  ASSERT_NE(top, nullptr) << model.dump(1);
+  EXPECT_EQ((*top)["width"], 120);
+  EXPECT_EQ((*top)["height"], 130);
+  EXPECT_EQ((*top)["mapped"], true);
+  // WM_NAME (predefined atom 39) as the client set it; WM_PROTOCOLS interned by name.
+  EXPECT_EQ((*top)["properties"]["39"]["text"], "xlogo") << top->dump(1);
+  EXPECT_TRUE(model["atoms"].contains("WM_PROTOCOLS")) << model["atoms"].dump();
+  EXPECT_TRUE((*top)["properties"].contains("WM_PROTOCOLS")) << top->dump(1);
+  EXPECT_FALSE(model["gcs"].empty());
 }
 
 TEST_F(X11Proxy, XclockLooksTheSameThroughTheProxy) {

@@ -15,6 +15,7 @@
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "x11proxy/model/ModelJson.hpp"
 #include "x11proxy/proxy/ListenDisplay.hpp"
 #include "x11proxy/proxy/Session.hpp"
 
@@ -51,7 +52,7 @@ int runProxy(const ProxyOptions& opts) {
   ::signal(SIGPIPE, SIG_IGN);
   sigset_t signals, oldMask;
   sigemptyset(&signals);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, s);
   ::sigprocmask(SIG_BLOCK, &signals, &oldMask);
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) throwErrno("signalfd");
@@ -92,6 +93,13 @@ int runProxy(const ProxyOptions& opts) {
     if (fds[0].revents) {
       signalfd_siginfo si;
       while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGUSR1) {
+          // What each connection has created so far, one JSON line each.
+          for (const auto& s : sessions)
+            std::fprintf(stderr, "ckpt: x11: model: %s\n",
+                         modelToJson(s.tracker().model()).dump().c_str());
+          continue;
+        }
         if (si.ssi_signo != SIGCHLD) {
           if (status < 0) ::kill(child, int(si.ssi_signo));
           continue;
