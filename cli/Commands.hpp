@@ -38,11 +38,17 @@ struct RunOptions {
   std::string pidfile;               // --pidfile F
 };
 
+struct X11RunOptions {
+  std::vector<std::string> command;  // CMD [ARGS...]
+  std::string pidfile;               // --pidfile F
+};
+
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
 int inspectCommand(const std::string& dir, bool json);
 int lsCommand(const std::string& folder, bool json);
 int checkCommand(bool json);
 int runCommand(const RunOptions& opts);
+int x11RunCommand(const X11RunOptions& opts);
 
 }  // namespace ckpt::cli

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   ckpt dump "$(pgrep -n vim)" -o vim.img --shell-job --kill
   ckpt restore vim.img --shell-job        vim again, in this terminal
   ckpt run -- vim notes.txt               vim on a terminal ckpt can repaint exactly
+  ckpt x11 run -- xterm                   an X client ckpt can follow (proxy)
   ckpt ls                                 the images here
 
 Exit status: 0 success; 1 failure (the message names what failed and on
@@ -161,6 +162,25 @@ ckpt run exits with CMD's status once CMD has exited and no process holds its
 terminal any more. It is a child subreaper: daemons that CMD starts stay in
 its tree.)help");
 
+  cli::X11RunOptions x11run;
+  auto* x11Cmd = app.add_subcommand("x11", "X11 programs through ckpt's X11 proxy");
+  x11Cmd->require_subcommand(1);
+  auto* x11RunCmd = x11Cmd->add_subcommand(
+      "run", "Run the X client CMD on a proxy display of its own, in front of $DISPLAY");
+  x11RunCmd->add_option("--pidfile", x11run.pidfile,
+                        "Write the proxy's pid (the root of the tree to dump) to this file");
+  x11RunCmd->add_option("command", x11run.command, "CMD [ARGS...], after -- when CMD has options")
+      ->required();
+  x11RunCmd->positionals_at_end();
+  x11RunCmd->footer(R"help(Examples:
+  ckpt x11 run -- xterm                   xterm on the proxy's display
+  ckpt x11 run --pidfile /tmp/x.pid -- xclock -digital
+
+The proxy takes a free display :N (from :10), gives CMD its own
+MIT-MAGIC-COOKIE-1 through DISPLAY and XAUTHORITY (clients without it are
+refused), and forwards to $DISPLAY with your own credentials. It exits with
+CMD's status once CMD has exited and its last connection has closed.)help");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -178,6 +198,7 @@ its tree.)help");
     if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
     if (*checkCmd) return cli::checkCommand(checkJson);
     if (*runCmd) return cli::runCommand(run);
+    if (*x11RunCmd) return cli::x11RunCommand(x11run);
   } catch (const Error& e) {
     std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
                  e.what());

@@ -7,11 +7,13 @@ extra=$(mktemp)
 trap 'rm -f "$extra"' EXIT
 {
   echo "[COMMANDS]"
-  for cmd in dump restore inspect ls check run; do
-    "$ckpt" "$cmd" --help >/dev/null 2>&1 || continue
+  for cmd in dump restore inspect ls check run "x11 run"; do
+    # shellcheck disable=SC2086 # "x11 run" is a command and its subcommand
+    "$ckpt" $cmd --help >/dev/null 2>&1 || continue
     echo ".SS ckpt $cmd"
     echo ".nf"
-    "$ckpt" "$cmd" --help | sed -e 's/\\/\\e/g' -e 's/^\./\\\&./'
+    # shellcheck disable=SC2086
+    "$ckpt" $cmd --help | sed -e 's/\\/\\e/g' -e 's/^\./\\\&./'
     echo ".fi"
   done
   cat <<'TXT'

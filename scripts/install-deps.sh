@@ -20,7 +20,9 @@ PACKAGES=(
   xvfb x11-apps x11-utils
   # tty layer, and the terminal programs its tests run
   tmux screen libvterm-dev libncurses-dev vim less htop
-  # x11proxy layer (to come): libxcb1-dev xcb-proto python3-xcbgen xterm
+  # x11proxy layer: xcb and its protocol XML (tables generated at build time), the
+  # clients its tests run, xdotool to type into them
+  libxcb1-dev xcb-proto xterm xdotool
   # vnc layer (to come):      tigervnc-standalone-server libvncserver-dev
 )
 

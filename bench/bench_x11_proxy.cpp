@@ -1,0 +1,153 @@
+// The cost of ckpt's X11 proxy: round trips (GetInputFocus) and bulk drawing
+// (PutImage into a pixmap, then one round trip) against a private Xvfb,
+// directly and through `ckpt x11 run`, best of several runs each.
+//
+//   bench_x11_proxy [--roundtrips N] [--images N]     (default: 20000 2000)
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <xcb/xcb.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kRuns = 3;
+constexpr int kSide = 256;  // PutImage of 256x256 at depth 24: 256 KiB a request
+
+struct Figures {
+  double roundtripUs = 0;  // per round trip
+  double bulkMBps = 0;     // PutImage bandwidth
+};
+
+double seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+// The client side, run against $DISPLAY: prints "roundtrip_us bulk_MBps".
+int client(int roundtrips, int images) {
+  xcb_connection_t* c = xcb_connect(nullptr, nullptr);
+  if (xcb_connection_has_error(c)) return 1;
+  const xcb_screen_t* screen = xcb_setup_roots_iterator(xcb_get_setup(c)).data;
+  Figures best{1e9, 0};
+  xcb_pixmap_t pixmap = xcb_generate_id(c);
+  xcb_create_pixmap(c, 24, pixmap, screen->root, kSide, kSide);
+  xcb_gcontext_t gc = xcb_generate_id(c);
+  xcb_create_gc(c, gc, pixmap, 0, nullptr);
+  std::vector<std::uint8_t> data(std::size_t(kSide) * kSide * 4, 0x5a);
+  for (int run = 0; run < kRuns; ++run) {
+    auto t = Clock::now();
+    for (int i = 0; i < roundtrips; ++i)
+      free(xcb_get_input_focus_reply(c, xcb_get_input_focus(c), nullptr));
+    best.roundtripUs = std::min(best.roundtripUs, seconds(t) * 1e6 / roundtrips);
+    t = Clock::now();
+    for (int i = 0; i < images; ++i)
+      xcb_put_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP, pixmap, gc, kSide, kSide, 0, 0, 0, 24,
+                    std::uint32_t(data.size()), data.data());
+    free(xcb_get_input_focus_reply(c, xcb_get_input_focus(c), nullptr));
+    best.bulkMBps = std::max(best.bulkMBps, double(data.size()) * images / seconds(t) / 1e6);
+  }
+  std::printf("%f %f\n", best.roundtripUs, best.bulkMBps);
+  xcb_disconnect(c);
+  return 0;
+}
+
+// Runs argv with DISPLAY set; returns what it printed.
+std::string capture(const std::vector<std::string>& argv, const std::string& display) {
+  int fds[2];
+  if (pipe(fds) != 0) return "";
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    setenv("DISPLAY", display.c_str(), 1);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, std::size_t(n));
+  close(fds[0]);
+  waitpid(pid, nullptr, 0);
+  return out;
+}
+
+Figures parse(const std::string& out) {
+  Figures f;
+  if (std::sscanf(out.c_str(), "%lf %lf", &f.roundtripUs, &f.bulkMBps) != 2)
+    throw std::runtime_error("the benchmark client failed");
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int roundtrips = 20000, images = 2000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--roundtrips")) roundtrips = std::atoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--images")) images = std::atoi(argv[i + 1]);
+  }
+  if (argc > 1 && !std::strcmp(argv[1], "--client")) return client(roundtrips, images);
+
+  // A private Xvfb, ready when it writes its display number on -displayfd.
+  int fds[2];
+  if (pipe(fds) != 0) return 1;
+  pid_t xvfb = fork();
+  if (xvfb == 0) {
+    close(fds[0]);
+    std::string fd = std::to_string(fds[1]);
+    execlp("Xvfb", "Xvfb", "-displayfd", fd.c_str(), "-nolisten", "tcp", "-screen", "0",
+           "640x480x24", nullptr);
+    _exit(127);
+  }
+  close(fds[1]);
+  // Read up to the newline, and keep the pipe open: Xvfb fails if a later
+  // write of its finds the reader gone.
+  std::string num;
+  char ch;
+  while (read(fds[0], &ch, 1) == 1 && ch != '\n') num += ch;
+  if (num.empty()) {
+    std::fprintf(stderr, "bench_x11_proxy: Xvfb did not start\n");
+    return 1;
+  }
+  std::string display = ":" + num;
+  std::string self = "/proc/" + std::to_string(getpid()) + "/exe";
+  std::vector<std::string> args{self,           "--client",
+                                "--roundtrips", std::to_string(roundtrips),
+                                "--images",     std::to_string(images)};
+  std::vector<std::string> proxied{CKPT_BINARY, "x11", "run", "--"};
+  proxied.insert(proxied.end(), args.begin(), args.end());
+  int status = 0;
+  try {
+    Figures direct = parse(capture(args, display));
+    Figures through = parse(capture(proxied, display));
+    fmt::print("X11 proxy on Xvfb ({} round trips, {} PutImage of {} KiB; best of {})\n",
+               roundtrips, images, kSide * kSide * 4 / 1024, kRuns);
+    fmt::print("{:<22} {:>12} {:>14} {:>10}\n", "", "direct", "through proxy", "overhead");
+    fmt::print("{:<22} {:>9.1f} us {:>11.1f} us {:>9.0f}%\n", "round trip", direct.roundtripUs,
+               through.roundtripUs, 100 * (through.roundtripUs / direct.roundtripUs - 1));
+    fmt::print("{:<22} {:>7.0f} MB/s {:>9.0f} MB/s {:>9.0f}%\n", "bulk drawing (PutImage)",
+               direct.bulkMBps, through.bulkMBps, 100 * (direct.bulkMBps / through.bulkMBps - 1));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_x11_proxy: %s\n", e.what());
+    status = 1;
+  }
+  kill(xvfb, SIGTERM);
+  waitpid(xvfb, nullptr, 0);
+  close(fds[0]);
+  return status;
+}

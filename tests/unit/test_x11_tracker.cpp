@@ -1,0 +1,175 @@
+// The X11 proxy's message framing and its per-connection tracker: requests
+// (BIG-REQUESTS too), replies matched by sequence number, and the model.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "x11proxy/proto/Tracker.hpp"
+#include "x11proxy/proto/Wire.hpp"
+
+namespace ckpt::x11 {
+namespace {
+
+// Builds a message field by field, little-endian.
+struct Msg {
+  std::vector<std::uint8_t> b;
+  Msg& u8(unsigned v) {
+    b.push_back(std::uint8_t(v));
+    return *this;
+  }
+  Msg& u16(unsigned v) {
+    b.resize(b.size() + 2);
+    put16(&b[b.size() - 2], std::uint16_t(v));
+    return *this;
+  }
+  Msg& u32(std::uint32_t v) {
+    b.resize(b.size() + 4);
+    put32(&b[b.size() - 4], v);
+    return *this;
+  }
+  Msg& str(const std::string& s) {
+    b.insert(b.end(), s.begin(), s.end());
+    while (b.size() % 4) b.push_back(0);
+    return *this;
+  }
+  Msg& pad(std::size_t n) {
+    b.resize(b.size() + n);
+    return *this;
+  }
+  Msg& length() {  // a request: fill in the 16-bit length
+    put16(&b[2], std::uint16_t(b.size() / 4));
+    return *this;
+  }
+  Msg& replyTo(std::uint16_t seq) {  // a reply: sequence and length
+    b.resize(std::max<std::size_t>(b.size(), 32));
+    put16(&b[2], seq);
+    put32(&b[4], std::uint32_t((b.size() - 32) / 4));
+    return *this;
+  }
+};
+
+TEST(X11Wire, RequestSizes) {
+  auto r = Msg().u8(8).u8(0).u16(2).u32(0x200001).b;  // MapWindow
+  EXPECT_EQ(requestSize(r.data(), 3), 0u);
+  EXPECT_EQ(requestSize(r.data(), r.size()), 8u);
+  auto big = Msg().u8(72).u8(2).u16(0).u32(70000).b;  // PutImage, BIG-REQUESTS length
+  EXPECT_EQ(requestSize(big.data(), 4), 0u);
+  EXPECT_EQ(requestSize(big.data(), 8), 280000u);
+  auto reply = Msg().u8(1).pad(3).u32(3).pad(24).b;
+  EXPECT_EQ(serverMessageSize(reply.data(), reply.size()), 44u);
+  auto event = Msg().u8(12).pad(31).b;  // Expose
+  EXPECT_EQ(serverMessageSize(event.data(), event.size()), 32u);
+  auto generic = Msg().u8(35).u8(131).u16(7).u32(2).pad(24).b;
+  EXPECT_EQ(serverMessageSize(generic.data(), generic.size()), 40u);
+}
+
+TEST(X11Tracker, ModelsWindowsFromRequests) {
+  Tracker t;
+  // CreateWindow wid 0x200001 on the root 0x50d, 10,20 300x200, BackPixel and EventMask.
+  auto cw = Msg()
+                .u8(1)
+                .u8(24)
+                .u16(0)
+                .u32(0x200001)
+                .u32(0x50d)
+                .u16(10)
+                .u16(20)
+                .u16(300)
+                .u16(200)
+                .u16(1)
+                .u16(1)
+                .u32(0x21)
+                .u32(0x2 | 0x800)
+                .u32(0xffffff)
+                .u32(0x8001)
+                .length();
+  t.clientRequest(cw.b);
+  ASSERT_EQ(t.model().windows.count(0x200001), 1u);
+  const Window& w = t.model().windows.at(0x200001);
+  EXPECT_EQ(w.parent, 0x50du);
+  EXPECT_EQ(w.width, 300);
+  EXPECT_EQ(w.attributes.at(0x2), 0xffffffu);
+  EXPECT_EQ(w.attributes.at(0x800), 0x8001u);
+  // ConfigureWindow: width and height (16-bit mask at 8, values at 12).
+  t.clientRequest(
+      Msg().u8(12).u8(0).u16(0).u32(0x200001).u16(0x4 | 0x8).u16(0).u32(640).u32(480).length().b);
+  t.clientRequest(Msg().u8(8).u8(0).u16(0).u32(0x200001).length().b);  // MapWindow
+  // ChangeProperty WM_NAME (39) STRING (31) "xlogo", as a BIG-REQUESTS request.
+  auto cp = Msg().u8(18).u8(0).u16(0).u32(0).u32(0x200001).u32(39).u32(31).u8(8).pad(3).u32(5).str(
+      "xlogo");
+  put32(&cp.b[4], std::uint32_t(cp.b.size() / 4));
+  t.clientRequest(cp.b);
+  const Window& after = t.model().windows.at(0x200001);
+  EXPECT_EQ(after.width, 640);
+  EXPECT_EQ(after.height, 480);
+  EXPECT_TRUE(after.mapped);
+  ASSERT_EQ(after.properties.count(39), 1u);
+  EXPECT_EQ(std::string(after.properties.at(39).data.begin(), after.properties.at(39).data.end()),
+            "xlogo");
+  EXPECT_EQ(t.requests(), 4u);
+  t.clientRequest(Msg().u8(4).u8(0).u16(0).u32(0x200001).length().b);  // DestroyWindow
+  EXPECT_TRUE(t.model().windows.empty());
+}
+
+TEST(X11Tracker, RepliesByAtomAndExtension) {
+  Tracker t;
+  t.clientRequest(Msg().u8(16).u8(0).u16(0).u16(12).u16(0).str("WM_PROTOCOLS").length().b);
+  t.clientRequest(Msg().u8(8).u8(0).u16(0).u32(0x200001).length().b);  // no reply
+  t.clientRequest(Msg().u8(98).u8(0).u16(0).u16(6).u16(0).str("RENDER").length().b);
+  t.clientRequest(Msg().u8(16).u8(1).u16(0).u16(4).u16(0).str("NOPE").length().b);
+  EXPECT_EQ(t.repliesOwed(), 3u);
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u32(0x123).replyTo(1).b);
+  EXPECT_EQ(t.model().atomsByName.at("WM_PROTOCOLS"), 0x123u);
+  // QueryExtension reply: present, major 139, first event 0, first error 142.
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u8(1).u8(139).u8(0).u8(142).replyTo(3).b);
+  ASSERT_EQ(t.extensions().count(139), 1u);
+  EXPECT_EQ(std::string(t.extensions().at(139).layout->xname), "RENDER");
+  const RequestLayout* cp = t.requestLayout(139, 4);
+  ASSERT_NE(cp, nullptr);
+  EXPECT_EQ(std::string(cp->request.name), "CreatePicture");
+  // An error answers request 4 instead of its reply.
+  t.serverMessage(Msg().u8(0).u8(5).u16(4).pad(28).b);
+  EXPECT_EQ(t.repliesOwed(), 0u);
+  EXPECT_EQ(t.errors(), 1u);
+  EXPECT_EQ(t.model().atomsByName.count("NOPE"), 0u);
+  t.serverMessage(Msg().u8(12).pad(31).b);
+  EXPECT_EQ(t.events(), 1u);
+}
+
+TEST(X11Tracker, SequenceNumbersWrap) {
+  Tracker t;
+  auto noReply = Msg().u8(8).u8(0).u16(0).u32(1).length().b;
+  for (int i = 0; i < 65535; ++i) t.clientRequest(noReply);
+  t.clientRequest(Msg().u8(16).u8(0).u16(0).u16(1).u16(0).str("A").length().b);  // 65536
+  t.clientRequest(Msg().u8(16).u8(0).u16(0).u16(1).u16(0).str("B").length().b);  // 65537
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u32(7).replyTo(0).b);
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u32(8).replyTo(1).b);
+  EXPECT_EQ(t.model().atomsByName.at("A"), 7u);
+  EXPECT_EQ(t.model().atomsByName.at("B"), 8u);
+}
+
+TEST(X11Tracker, GcsAndPixmaps) {
+  Tracker t;
+  t.clientRequest(Msg().u8(53).u8(24).u16(0).u32(0x200002).u32(0x50d).u16(16).u16(16).length().b);
+  // CreateGC with Foreground (bit 2) and Tile (bit 10).
+  t.clientRequest(Msg()
+                      .u8(55)
+                      .u8(0)
+                      .u16(0)
+                      .u32(0x200003)
+                      .u32(0x200002)
+                      .u32(0x4 | 0x400)
+                      .u32(0xff0000)
+                      .u32(0x200002)
+                      .length()
+                      .b);
+  ASSERT_EQ(t.model().gcs.count(0x200003), 1u);
+  EXPECT_EQ(t.model().gcs.at(0x200003).values.at(0x400), 0x200002u);
+  EXPECT_EQ(t.model().pixmaps.at(0x200002).width, 16);
+  t.clientRequest(Msg().u8(54).u8(0).u16(0).u32(0x200002).length().b);  // FreePixmap
+  EXPECT_TRUE(t.model().pixmaps.empty());
+}
+
+}  // namespace
+}  // namespace ckpt::x11

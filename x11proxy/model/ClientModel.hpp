@@ -1,0 +1,63 @@
+// What one client connection has created on the server, as the proxy saw it
+// go by: the state a reattach will replay. Recorded only, not replayed yet.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ckpt::x11 {
+
+struct Property {
+  std::uint32_t type = 0;
+  std::uint8_t format = 8;  // 8, 16 or 32
+  std::vector<std::uint8_t> data;
+};
+
+// Values of a value list (CreateWindow's attributes, a GC's components) by mask bit.
+using ValueMap = std::map<std::uint32_t, std::uint32_t>;
+
+struct Window {
+  std::uint32_t id = 0, parent = 0, visual = 0;
+  std::int16_t x = 0, y = 0;
+  std::uint16_t width = 0, height = 0, borderWidth = 0, windowClass = 0;
+  std::uint8_t depth = 0;
+  bool mapped = false;
+  ValueMap attributes;
+  std::map<std::uint32_t, Property> properties;  // by atom
+};
+
+struct Pixmap {
+  std::uint32_t id = 0, drawable = 0;
+  std::uint8_t depth = 0;
+  std::uint16_t width = 0, height = 0;
+};
+
+struct Gc {
+  std::uint32_t id = 0, drawable = 0;
+  ValueMap values;
+};
+
+class ClientModel {
+ public:
+  std::map<std::uint32_t, Window> windows;
+  std::map<std::uint32_t, Pixmap> pixmaps;
+  std::map<std::uint32_t, Gc> gcs;
+  std::map<std::string, std::uint32_t> atomsByName;
+  std::map<std::uint32_t, std::string> atomNames;
+
+  void noteAtom(const std::string& name, std::uint32_t atom);
+  Window* window(std::uint32_t id);
+  // Removes the window and its descendants.
+  void destroyWindow(std::uint32_t id);
+  void destroySubwindows(std::uint32_t id);
+  // Properties set on windows the client does not own (the root) are
+  // recorded too: a reattach may need them.
+  void changeProperty(std::uint32_t window, std::uint32_t atom, std::uint8_t mode, Property value);
+  void deleteProperty(std::uint32_t window, std::uint32_t atom);
+  std::map<std::uint32_t, std::map<std::uint32_t, Property>> foreignProperties;
+};
+
+}  // namespace ckpt::x11

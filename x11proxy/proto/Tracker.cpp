@@ -1,0 +1,239 @@
+// Message-by-message bookkeeping of one client connection (see Tracker.hpp).
+#include "x11proxy/proto/Tracker.hpp"
+
+#include <cstring>
+
+#include "x11proxy/proto/Wire.hpp"
+
+namespace ckpt::x11 {
+namespace {
+
+// Core opcodes the model follows.
+enum CoreOpcode : std::uint8_t {
+  CreateWindow = 1,
+  ChangeWindowAttributes = 2,
+  DestroyWindow = 4,
+  DestroySubwindows = 5,
+  ReparentWindow = 7,
+  MapWindow = 8,
+  MapSubwindows = 9,
+  UnmapWindow = 10,
+  UnmapSubwindows = 11,
+  ConfigureWindow = 12,
+  InternAtom = 16,
+  GetAtomName = 17,
+  ChangeProperty = 18,
+  DeleteProperty = 19,
+  CreatePixmap = 53,
+  FreePixmap = 54,
+  CreateGC = 55,
+  ChangeGC = 56,
+  FreeGC = 60,
+  QueryExtension = 98,
+};
+
+// Does the sequence number `later` (16 bits, wrapping) come after `earlier`?
+bool after(std::uint16_t later, std::uint16_t earlier) {
+  return std::int16_t(std::uint16_t(later - earlier)) > 0;
+}
+
+std::string stringAt(std::span<const std::uint8_t> m, std::size_t offset, std::size_t len) {
+  if (offset + len > m.size()) return {};
+  return std::string(reinterpret_cast<const char*>(m.data() + offset), len);
+}
+
+}  // namespace
+
+std::vector<std::pair<std::uint32_t, std::uint32_t>> decodeValues(const ValueListLayout& layout,
+                                                                  std::span<const std::uint8_t> r) {
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> out;
+  if (r.size() < std::size_t(layout.maskOffset) + layout.maskSize) return out;
+  std::uint32_t mask =
+      layout.maskSize == 2 ? get16(&r[layout.maskOffset]) : get32(&r[layout.maskOffset]);
+  std::size_t at = layout.listOffset;
+  for (const auto& bit : layout.bits) {
+    if (!(mask & bit.mask)) continue;
+    // Core value lists hold every value in 4 bytes, whatever its type.
+    if (at + 4 > r.size()) break;
+    std::uint32_t v = get32(&r[at]);
+    if (bit.size == 1) v &= 0xff;
+    if (bit.size == 2) v &= 0xffff;
+    out.emplace_back(bit.mask, v);
+    at += 4;
+  }
+  return out;
+}
+
+const RequestLayout* Tracker::requestLayout(std::uint8_t major, std::uint8_t minor) const {
+  if (major < 128) return findRequest(coreProtocol(), major);
+  auto it = byMajor_.find(major);
+  if (it == byMajor_.end() || !it->second.layout) return nullptr;
+  return findRequest(*it->second.layout, minor);
+}
+
+void Tracker::clientRequest(std::span<const std::uint8_t> request) {
+  ++sequence_;
+  std::vector<std::uint8_t> normal;
+  std::span<const std::uint8_t> r = request;
+  if (r.size() >= 8 && get16(&r[2]) == 0) {
+    // BIG-REQUESTS: drop the extra length word so fields sit where the tables say.
+    normal.assign(r.begin(), r.begin() + 4);
+    normal.insert(normal.end(), r.begin() + 8, r.end());
+    r = normal;
+  }
+  std::uint8_t major = r[0], minor = r[1];
+  const RequestLayout* layout = requestLayout(major, minor);
+  bool reply = layout ? layout->reply != nullptr : false;
+  if (major >= 128 && !layout) {
+    // An extension the proxy has no tables for: only BIG-REQUESTS' enable is
+    // certain to answer; the rest answer by kind, which the next reply or
+    // error with a later sequence number settles (see serverMessage).
+    reply = true;
+  }
+  if (reply) {
+    Pending p{sequence_, major, minor, {}};
+    if (major == InternAtom && r.size() >= 8) p.name = stringAt(r, 8, get16(&r[4]));
+    if (major == QueryExtension && r.size() >= 8) p.name = stringAt(r, 8, get16(&r[4]));
+    if (major == GetAtomName && r.size() >= 8) p.name = std::to_string(get32(&r[4]));
+    pending_.push_back(std::move(p));
+  }
+  if (major < 128) modelRequest(r);
+}
+
+void Tracker::serverMessage(std::span<const std::uint8_t> m) {
+  if (m.size() < 32) return;
+  std::uint8_t kind = m[0] & 0x7f;
+  if (kind != 0 && kind != 1) {
+    ++events_;
+    return;
+  }
+  std::uint16_t seq = get16(&m[2]);
+  // Requests before this one that are still waiting will never be answered
+  // (an error took their place, or they had no reply after all).
+  while (!pending_.empty() && after(seq, std::uint16_t(pending_.front().sequence)))
+    pending_.pop_front();
+  bool matches = !pending_.empty() && std::uint16_t(pending_.front().sequence) == seq;
+  if (kind == 0) {
+    ++errors_;
+    if (matches) pending_.pop_front();
+    return;
+  }
+  ++replies_;
+  if (!matches) return;
+  modelReply(pending_.front(), m);
+  // Multi-reply requests (ListFontsWithInfo) stay owed until a later sequence
+  // number shows up; every other reply settles its request.
+  if (pending_.front().major != 50) pending_.pop_front();
+}
+
+void Tracker::modelReply(const Pending& p, std::span<const std::uint8_t> m) {
+  if (p.major == InternAtom) {
+    model_.noteAtom(p.name, get32(&m[8]));
+  } else if (p.major == GetAtomName) {
+    model_.noteAtom(stringAt(m, 32, get16(&m[8])), std::uint32_t(std::stoul(p.name)));
+  } else if (p.major == QueryExtension && m[8]) {
+    ExtensionUse use{findExtension(p.name), p.name, m[9], m[10], m[11]};
+    byMajor_[use.major] = use;
+  }
+}
+
+void Tracker::modelRequest(std::span<const std::uint8_t> r) {
+  const RequestLayout* layout = findRequest(coreProtocol(), r[0]);
+  if (!layout || r.size() < layout->request.fixedSize) return;
+  auto values = [&] {
+    ValueMap out;
+    if (layout->request.values)
+      for (auto [bit, v] : decodeValues(*layout->request.values, r)) out[bit] = v;
+    return out;
+  };
+  switch (r[0]) {
+    case CreateWindow: {
+      Window w;
+      w.depth = r[1];
+      w.id = get32(&r[4]);
+      w.parent = get32(&r[8]);
+      w.x = std::int16_t(get16(&r[12]));
+      w.y = std::int16_t(get16(&r[14]));
+      w.width = get16(&r[16]);
+      w.height = get16(&r[18]);
+      w.borderWidth = get16(&r[20]);
+      w.windowClass = get16(&r[22]);
+      w.visual = get32(&r[24]);
+      w.attributes = values();
+      model_.windows[w.id] = std::move(w);
+      break;
+    }
+    case ChangeWindowAttributes:
+      if (Window* w = model_.window(get32(&r[4])))
+        for (auto [bit, v] : values()) w->attributes[bit] = v;
+      break;
+    case DestroyWindow:
+      model_.destroyWindow(get32(&r[4]));
+      break;
+    case DestroySubwindows:
+      model_.destroySubwindows(get32(&r[4]));
+      break;
+    case ReparentWindow:
+      if (Window* w = model_.window(get32(&r[4]))) {
+        w->parent = get32(&r[8]);
+        w->x = std::int16_t(get16(&r[12]));
+        w->y = std::int16_t(get16(&r[14]));
+      }
+      break;
+    case MapWindow:
+    case UnmapWindow:
+      if (Window* w = model_.window(get32(&r[4]))) w->mapped = r[0] == MapWindow;
+      break;
+    case MapSubwindows:
+    case UnmapSubwindows:
+      for (auto& [id, w] : model_.windows)
+        if (w.parent == get32(&r[4])) w.mapped = r[0] == MapSubwindows;
+      break;
+    case ConfigureWindow:
+      if (Window* w = model_.window(get32(&r[4]))) {
+        // Stacking (sibling, stack mode) is for later.
+        for (auto [bit, v] : values()) {
+          if (bit == 0x1) w->x = std::int16_t(v);
+          if (bit == 0x2) w->y = std::int16_t(v);
+          if (bit == 0x4) w->width = std::uint16_t(v);
+          if (bit == 0x8) w->height = std::uint16_t(v);
+          if (bit == 0x10) w->borderWidth = std::uint16_t(v);
+        }
+      }
+      break;
+    case ChangeProperty: {
+      Property p;
+      p.type = get32(&r[12]);
+      p.format = r[16];
+      std::size_t bytes = std::size_t(get32(&r[20])) * (p.format / 8);
+      if (24 + bytes > r.size()) break;
+      p.data.assign(r.begin() + 24, r.begin() + 24 + std::ptrdiff_t(bytes));
+      model_.changeProperty(get32(&r[4]), get32(&r[8]), r[1], std::move(p));
+      break;
+    }
+    case DeleteProperty:
+      model_.deleteProperty(get32(&r[4]), get32(&r[8]));
+      break;
+    case CreatePixmap:
+      model_.pixmaps[get32(&r[4])] =
+          Pixmap{get32(&r[4]), get32(&r[8]), r[1], get16(&r[12]), get16(&r[14])};
+      break;
+    case FreePixmap:
+      model_.pixmaps.erase(get32(&r[4]));
+      break;
+    case CreateGC:
+      model_.gcs[get32(&r[4])] = Gc{get32(&r[4]), get32(&r[8]), values()};
+      break;
+    case ChangeGC:
+      if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end())
+        for (auto [bit, v] : values()) it->second.values[bit] = v;
+      break;
+    case FreeGC:
+      model_.gcs.erase(get32(&r[4]));
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace ckpt::x11

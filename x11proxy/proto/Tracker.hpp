@@ -1,0 +1,62 @@
+// Follows one client connection message by message, in both directions:
+// sequence numbers, the replies still owed, the extensions the client has
+// looked up (major opcodes, event and error bases), and the resource model.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "x11proxy/model/ClientModel.hpp"
+#include "x11proxy/proto/Tables.hpp"
+
+namespace ckpt::x11 {
+
+// The values present in a value list, in mask-bit order (pairs of bit, value).
+std::vector<std::pair<std::uint32_t, std::uint32_t>> decodeValues(
+    const ValueListLayout& layout, std::span<const std::uint8_t> request);
+
+struct ExtensionUse {
+  const ExtensionLayout* layout = nullptr;  // nullptr: one the proxy has no tables for
+  std::string name;
+  std::uint8_t major = 0, firstEvent = 0, firstError = 0;
+};
+
+class Tracker {
+ public:
+  // One complete request, as the client sent it (BIG-REQUESTS form included).
+  void clientRequest(std::span<const std::uint8_t> request);
+  // One complete reply, event or error from the server.
+  void serverMessage(std::span<const std::uint8_t> message);
+
+  const ClientModel& model() const { return model_; }
+  std::uint32_t requests() const { return sequence_; }
+  std::uint64_t replies() const { return replies_; }
+  std::uint64_t events() const { return events_; }
+  std::uint64_t errors() const { return errors_; }
+  std::size_t repliesOwed() const { return pending_.size(); }
+  const std::map<std::uint8_t, ExtensionUse>& extensions() const { return byMajor_; }
+  // The table of the request with this major/minor opcode, if known.
+  const RequestLayout* requestLayout(std::uint8_t major, std::uint8_t minor) const;
+
+ private:
+  struct Pending {
+    std::uint32_t sequence;
+    std::uint8_t major, minor;
+    std::string name;  // InternAtom's atom name, QueryExtension's extension name
+  };
+  void modelRequest(std::span<const std::uint8_t> r);
+  void modelReply(const Pending& p, std::span<const std::uint8_t> reply);
+
+  ClientModel model_;
+  std::uint32_t sequence_ = 0;  // of the last request sent
+  std::deque<Pending> pending_;
+  std::map<std::uint8_t, ExtensionUse> byMajor_;
+  std::uint64_t replies_ = 0, events_ = 0, errors_ = 0;
+};
+
+}  // namespace ckpt::x11

@@ -1,0 +1,138 @@
+// The proxy's event loop: accept, forward, reap (see Proxy.hpp).
+#include "x11proxy/proxy/Proxy.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <list>
+
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+#include "x11proxy/model/ModelJson.hpp"
+#include "x11proxy/proxy/ListenDisplay.hpp"
+#include "x11proxy/proxy/Session.hpp"
+
+namespace ckpt::x11 {
+namespace {
+
+pid_t spawn(const std::vector<std::string>& command, int display, const std::string& auth,
+            const sigset_t& oldMask) {
+  pid_t pid = ::fork();
+  if (pid < 0) throwErrno("fork");
+  if (pid > 0) return pid;
+  ::setenv("DISPLAY", (":" + std::to_string(display)).c_str(), 1);
+  ::setenv("XAUTHORITY", auth.c_str(), 1);
+  ::signal(SIGPIPE, SIG_DFL);
+  ::sigprocmask(SIG_SETMASK, &oldMask, nullptr);
+  std::vector<char*> argv;
+  for (const auto& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execvp(argv[0], argv.data());
+  std::fprintf(stderr, "ckpt: x11 run: cannot run %s: %s\n", argv[0], std::strerror(errno));
+  ::_exit(127);
+}
+
+int exitStatus(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+}  // namespace
+
+int runProxy(const ProxyOptions& opts) {
+  if (!std::getenv("DISPLAY")) throw Error("DISPLAY is not set: no X server to connect to");
+  // Daemons the command starts stay in the tree, as for `ckpt run`.
+  if (::prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) throwErrno("PR_SET_CHILD_SUBREAPER");
+  ::signal(SIGPIPE, SIG_IGN);
+  sigset_t signals, oldMask;
+  sigemptyset(&signals);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&signals, s);
+  ::sigprocmask(SIG_BLOCK, &signals, &oldMask);
+  UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!sigfd) throwErrno("signalfd");
+
+  ListenDisplay display;
+  AuthFile auth(display.number());
+  std::string pidfile = opts.pidfile;
+  if (!pidfile.empty()) {
+    std::ofstream f(pidfile, std::ios::trunc);
+    f << ::getpid() << "\n";
+    if (!f.flush()) throw Error("cannot write the pid file " + pidfile);
+  }
+  log::info("x11: proxy display :{} for {}", display.number(), opts.command.front());
+  pid_t child = spawn(opts.command, display.number(), auth.path(), oldMask);
+  int status = -1;
+
+  std::list<Session> sessions;
+  std::vector<pollfd> fds;
+  std::vector<Session*> owners;
+  while (status < 0 || !sessions.empty()) {
+    fds.clear();
+    owners.clear();
+    fds.push_back({sigfd.get(), POLLIN, 0});
+    fds.push_back({display.pathFd(), POLLIN, 0});
+    fds.push_back({display.abstractFd(), POLLIN, 0});
+    for (auto& s : sessions) {
+      fds.push_back({s.clientFd(), s.clientEvents(), 0});
+      owners.push_back(&s);
+      if (s.serverFd() >= 0) {
+        fds.push_back({s.serverFd(), s.serverEvents(), 0});
+        owners.push_back(&s);
+      }
+    }
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      throwErrno("poll");
+    }
+    if (fds[0].revents) {
+      signalfd_siginfo si;
+      while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGUSR1) {
+          // What each connection has created so far, one JSON line each.
+          for (const auto& s : sessions)
+            std::fprintf(stderr, "ckpt: x11: model: %s\n",
+                         modelToJson(s.tracker().model()).dump().c_str());
+          continue;
+        }
+        if (si.ssi_signo != SIGCHLD) {
+          if (status < 0) ::kill(child, int(si.ssi_signo));
+          continue;
+        }
+        int st = 0;
+        pid_t p;
+        while ((p = ::waitpid(-1, &st, WNOHANG)) > 0)
+          if (p == child) status = exitStatus(st);
+      }
+    }
+    for (int i : {1, 2}) {
+      if (!(fds[std::size_t(i)].revents & POLLIN)) continue;
+      int c;
+      while ((c = ::accept4(fds[std::size_t(i)].fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0)
+        sessions.emplace_back(UniqueFd(c), auth.cookie());
+    }
+    std::vector<Session*> done;
+    for (std::size_t i = 3; i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      Session* s = owners[i - 3];
+      bool alive =
+          fds[i].fd == s->clientFd() ? s->onClient(fds[i].revents) : s->onServer(fds[i].revents);
+      if (!alive) done.push_back(s);
+    }
+    for (Session* s : done) {
+      log::debug("x11: connection closed after {} requests, {} replies, {} events, {} errors",
+                 s->tracker().requests(), s->tracker().replies(), s->tracker().events(),
+                 s->tracker().errors());
+      sessions.remove_if([&](const Session& x) { return &x == s; });
+    }
+  }
+  if (!pidfile.empty()) ::unlink(pidfile.c_str());
+  return status;
+}
+
+}  // namespace ckpt::x11
