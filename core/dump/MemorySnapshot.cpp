@@ -27,6 +27,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -92,6 +93,7 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
   Tracee& leader = fp.threads.front();
   pid_t child = 0;
   long r = 0;
+  double cloneMs = 0;
   leader.setOptions(kFreezerOptions | PTRACE_O_TRACECLONE);
   try {
     RemoteSyscalls rs(leader, syscallInsnOf(pid), &*gadgets);
@@ -107,7 +109,10 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
     RemoteMemory mem(pid);
     mem.writeValue(rs.stackScratch(), args);
     rs.onNewTask([&](pid_t c) { child = c; });
+    auto t0 = std::chrono::steady_clock::now();
     r = rs.call(SYS_clone3, rs.stackScratch().addr(), sizeof args);
+    cloneMs =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   } catch (...) {
     leader.setOptions(kFreezerOptions);
     if (child > 0) {  // the call went wrong after the clone: undo it
@@ -141,7 +146,7 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
     self.release();
     if (sid != child) log::debug("pid {}: setsid in snapshot {}: {}", pid, child, sid);
   }
-  log::debug("pid {}: copy-on-write snapshot {}", pid, child);
+  log::debug("pid {}: copy-on-write snapshot {} (clone3 {:.1f} ms)", pid, child, cloneMs);
   return snap;
 }
 
