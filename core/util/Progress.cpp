@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <fmt/format.h>
 
 #include "core/util/Log.hpp"
@@ -47,9 +49,14 @@ Progress::~Progress() {
 }
 
 void Progress::loop() {
+  // CKPT_PROGRESS_DELAY_MS: when the line first shows (tests set 0).
+  auto delay = std::chrono::milliseconds(kQuietStart);
+  if (const char* env = std::getenv("CKPT_PROGRESS_DELAY_MS"); env && *env)
+    delay = std::chrono::milliseconds(std::atol(env));
   std::unique_lock lock(mu_);
-  if (cv_.wait_for(lock, kQuietStart, [&] { return stop_; })) return;  // done within a second
-  while (!cv_.wait_for(lock, kRedraw, [&] { return stop_; })) draw(false);
+  if (cv_.wait_for(lock, delay, [&] { return stop_; })) return;  // done quickly: nothing shown
+  do draw(false);
+  while (!cv_.wait_for(lock, kRedraw, [&] { return stop_; }));
   draw(true);
 }
 
