@@ -1,9 +1,12 @@
 // Dump and restore speed next to this machine's own limits: for each size, a
-// child touches that much anonymous memory, `ckpt dump --kill` saves it and
-// `ckpt restore --detach` brings it back; memcpy and file-write bandwidth are
-// measured in the same run, the latter in the directory the images go to.
+// child touches that much anonymous memory; `ckpt dump --json` saves it
+// leaving it running (freeze time: the tree runs again once a copy-on-write
+// snapshot holds its memory), then `ckpt dump --kill --json` saves it again
+// (frozen until killed) and `ckpt restore --detach` brings it back; memcpy
+// and file-write bandwidth are measured in the same run, the latter in the
+// directory the images go to.
 //
-//   bench_dump_restore [--dir DIR] [--runs N] [SIZE_MIB...]   (default: 64 1024)
+//   bench_dump_restore [--dir DIR] [--runs N] [SIZE_MIB...]   (default: 64 1024 2048)
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -261,26 +264,42 @@ void killAndWait(pid_t pid) {
 
 struct Row {
   size_t mib;
-  double dumpS, restoreS, imageMiB, memcpy, write;
+  double freezeMs, dumpS, killFreezeMs, restoreS, imageMiB, memcpy, write;
 };
+
+// A number field of `ckpt dump --json`'s output.
+double jsonNumber(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\":");
+  if (at == std::string::npos) throw Error(fmt::format("no {} in ckpt's output: {}", key, json));
+  return std::strtod(json.c_str() + at + key.size() + 3, nullptr);
+}
 
 Row measure(const std::string& self, const std::string& ckpt, const fs::path& dir, size_t mib,
             int runs) {
   size_t bytes = mib * kMiB;
-  Row row{mib, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
-  std::vector<double> dumps, restores;
+  Row row{mib, 0, 0, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
+  std::vector<double> freezes, dumps, killFreezes, restores;
   for (int r = 0; r < runs; ++r) {
     fs::path img = dir / fmt::format("img-{}-{}", mib, r);
     Child child(self, mib);
     pid_t pid = child.pid();
-    RunResult d = runCkpt(ckpt, {"dump", std::to_string(pid), "-o", img.string(), "--kill"});
+    fs::path live = dir / fmt::format("img-{}-{}-live", mib, r);
+    RunResult l = runCkpt(ckpt, {"dump", std::to_string(pid), "-o", live.string(), "--json"});
+    if (l.exitCode != 0)
+      throw Error(fmt::format("`ckpt dump {} -o {} --json` failed (exit {}) on a {} MiB process",
+                              pid, live.string(), l.exitCode, mib));
+    freezes.push_back(jsonNumber(l.out, "freeze_ms"));
+    dumps.push_back(l.secs);
+    fs::remove_all(live);
+    RunResult d =
+        runCkpt(ckpt, {"dump", std::to_string(pid), "-o", img.string(), "--kill", "--json"});
     if (d.exitCode != 0)
       throw Error(fmt::format(
           "`ckpt dump {} -o {} --kill` failed (exit {}) on a {} MiB process: dump does not work "
           "in this build yet, or this machine lacks a feature (run `ckpt check`)",
           pid, img.string(), d.exitCode, mib));
     if (!child.reapKilled()) throw Error("`ckpt dump --kill` did not kill the process");
-    dumps.push_back(d.secs);
+    killFreezes.push_back(jsonNumber(d.out, "freeze_ms"));
     row.imageMiB = static_cast<double>(diskUsage(img)) / kMiB;
 
     RunResult rs = runCkpt(ckpt, {"restore", img.string(), "--detach"});
@@ -296,6 +315,8 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
     killAndWait(restored);
     fs::remove_all(img);
   }
+  row.freezeMs = median(freezes);
+  row.killFreezeMs = median(killFreezes);
   row.dumpS = median(dumps);
   row.restoreS = median(restores);
   return row;
@@ -303,20 +324,26 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
 
 void printTable(const std::vector<Row>& rows) {
   fmt::print(
-      "| size | dump ms | dump GB/s | restore ms | restore GB/s | image MiB | memcpy GB/s | "
-      "file write GB/s | dump/write ratio |\n"
-      "|---|---|---|---|---|---|---|---|---|\n");
+      "| size | freeze ms | dump ms | dump GB/s | freeze ms, --kill | restore ms | restore GB/s "
+      "| image MiB | memcpy GB/s | file write GB/s | dump/write ratio |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     double gb = static_cast<double>(r.mib * kMiB) / 1e9;
     std::string size =
         r.mib % 1024 ? fmt::format("{} MiB", r.mib) : fmt::format("{} GiB", r.mib / 1024);
-    fmt::print("| {} | {:.1f} | {:.2f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n",
-               size, r.dumpS * 1e3, gb / r.dumpS, r.restoreS * 1e3, gb / r.restoreS, r.imageMiB,
-               r.memcpy, r.write, r.dumpS / (gb / r.write));
+    fmt::print(
+        "| {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | "
+        "{:.2f} |\n",
+        size, r.freezeMs, r.dumpS * 1e3, gb / r.dumpS, r.killFreezeMs, r.restoreS * 1e3,
+        gb / r.restoreS, r.imageMiB, r.memcpy, r.write, r.dumpS / (gb / r.write));
   }
   fmt::print(
-      "GB/s = 10^9 bytes/s of touched memory; dump/write ratio = dump time / time to write and "
-      "fsync the same bytes to the image directory (1.0 = as fast as the disk allows).\n");
+      "freeze = how long the tree stood still (ckpt dump --json freeze_ms): leave-running "
+      "dumps let it run once a copy-on-write snapshot holds its memory; --kill dumps keep it "
+      "frozen until killed. dump = wall time of the leave-running dump (ckpt started to "
+      "exited). GB/s = 10^9 bytes/s of touched memory; dump/write ratio = dump time / time to "
+      "write and fsync the same bytes to the image directory (1.0 = as fast as the disk "
+      "allows).\n");
 }
 
 // Removes the benchmark's directory on every path.
@@ -350,7 +377,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (sizes.empty()) sizes = {64, 1024};
+  if (sizes.empty()) sizes = {64, 1024, 2048};
   const char* env = std::getenv("CKPT");
   std::string ckpt = env && *env ? env : CKPT_BINARY;
   std::string self = fs::read_symlink("/proc/self/exe").string();

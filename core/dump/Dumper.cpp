@@ -10,9 +10,12 @@
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <memory>
+#include <optional>
 
 #include <fmt/format.h>
 
+#include "core/dump/MemorySnapshot.hpp"
 #include "core/dump/ProcessDumper.hpp"
 #include "core/dump/TreeFreezer.hpp"
 #include "core/hooks/DumpHooks.hpp"
@@ -22,9 +25,22 @@
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
+#include "core/util/Progress.hpp"
 
 namespace ckpt {
 namespace {
+
+// Up to this much private anonymous memory mapped, a process is copied
+// while frozen (about half a millisecond here) rather than given a
+// copy-on-write snapshot.
+constexpr uint64_t kSnapshotMinBytes = 1ull << 20;
+
+uint64_t anonymousBytes(const std::vector<image::Vma>& vmas) {
+  uint64_t n = 0;
+  for (const auto& v : vmas)
+    if (v.kind == image::VmaKind::Anonymous && !v.shared) n += v.end - v.start;
+  return n;
+}
 
 std::vector<uint64_t> vdsoLayout(const image::Process& p) {
   std::vector<uint64_t> sizes(3, 0);
@@ -68,8 +84,11 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     explicit LogToImage(const std::string& path) { log::setFile(path); }
     ~LogToImage() { log::setFile(""); }
   } logToImage(writer.partialDir() + "/dump.log");
-  TreeFreezer freezer(req.root);
-  freezer.freeze();
+  // Declared before the freezer: snapshots are let go once the tree runs again.
+  std::vector<std::unique_ptr<MemorySnapshot>> snapshots;
+  std::optional<TreeFreezer> freezer;
+  freezer.emplace(req.root);
+  freezer->freeze();
   fault::point("dump.freeze");
   auto tFrozen = Clock::now();
 
@@ -90,7 +109,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   fds.tcpClose = req.tcpClose;
   fds.shellJob = req.shellJob;
   fds.unixClose = req.unixClose;
-  auto& frozen = freezer.processes();
+  auto& frozen = freezer->processes();
   for (auto& fp : frozen) {
     image::Process p;
     dumpProcessState(fp, p, fds);
@@ -103,10 +122,54 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   ipc::dumpSysvSems(img);
   ipc::dumpSysvMsgs(img, writer);
   fault::point("dump.ipc");
-  for (size_t i = 0; i < frozen.size(); ++i) {
-    MemoryStats st = dumpProcessMemory(frozen[i], img.processes[i], img, writer);
+  // Memory: the mappings and shared objects while frozen; private pages from a
+  // copy-on-write snapshot once the tree runs again (with --kill, the tree
+  // stays frozen until the image is complete, so a failed dump leaves it
+  // alive: no snapshot then).
+  std::vector<pid_t> pagesFrom(frozen.size(), 0);
+  // Not with --shell-job: the tree may run on that terminal while pages are written.
+  Progress progress("dump", Progress::wanted() && !req.shellJob);
+  auto savePages = [&](size_t i, pid_t from, const PagePlan& plan) {
+    image::Process& p = img.processes[i];
+    MemoryStats st =
+        storePrivatePages(from, plan, writer.dataFile(p.pages_file), p.vmas, &progress);
     sum.bytesStored += st.pagesStored * image::kPageSize;
     sum.zeroPages += st.pagesZero;
+  };
+  log::debug("process state saved after {:.1f} ms", ms(Clock::now() - t0));
+  for (size_t i = 0; i < frozen.size(); ++i) {
+    if (frozen[i].zombie) continue;
+    describeProcessMemory(frozen[i], img.processes[i], img, writer);
+    // Small processes are copied at once: as quick as a fork, and nothing
+    // to reap. (Sizes from the mappings: a pagemap scan would cost the
+    // freeze ~15 ms per GiB.)
+    std::unique_ptr<MemorySnapshot> snap;
+    if (!req.kill && anonymousBytes(img.processes[i].vmas) > kSnapshotMinBytes)
+      snap = MemorySnapshot::take(frozen[i], img.processes[i].vmas);
+    if (snap) {
+      pagesFrom[i] = snap->pid();
+      snapshots.push_back(std::move(snap));
+    } else {
+      PagePlan plan = planPrivatePages(frozen[i].pid, img.processes[i].vmas);
+      progress.addTotal(plan.pages * image::kPageSize);
+      savePages(i, frozen[i].pid, plan);
+    }
+  }
+  fault::point("dump.snapshot");
+  auto tHeld = Clock::now();
+  auto tFrozenEnd = tHeld;
+  if (!snapshots.empty()) {
+    // The freezer's destructor lets every thread go exactly where it stopped.
+    freezer.reset();  // `frozen` is gone from here on
+    tFrozenEnd = Clock::now();
+    std::vector<PagePlan> plans(pagesFrom.size());
+    for (size_t i = 0; i < pagesFrom.size(); ++i) {
+      if (!pagesFrom[i]) continue;
+      plans[i] = planPrivatePages(pagesFrom[i], img.processes[i].vmas);
+      progress.addTotal(plans[i].pages * image::kPageSize);
+    }
+    for (size_t i = 0; i < pagesFrom.size(); ++i)
+      if (pagesFrom[i]) savePages(i, pagesFrom[i], plans[i]);
   }
   sum.processes = img.processes.size();
   img.vdso_layout = vdsoLayout(img.processes.front());
@@ -115,13 +178,18 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   fault::point("dump.commit");
   writer.commit(img);
   log::debug(
-      "frozen after {:.1f} ms, state and pages saved after {:.1f} ms, committed after {:.1f} ms",
-      ms(tFrozen - t0), ms(tSaved - t0), ms(Clock::now() - t0));
-  if (req.kill) freezer.killAll();
-  // The freezer's destructor resumes whatever is still attached.
-  auto tEnd = Clock::now();
-  sum.freezeMs = ms(tEnd - t0);
-  sum.totalMs = sum.freezeMs;
+      "frozen after {:.1f} ms, memory held (snapshots: {}) after {:.1f} ms, pages saved after "
+      "{:.1f} ms, committed after {:.1f} ms",
+      ms(tFrozen - t0), snapshots.size(), ms(tHeld - t0), ms(tSaved - t0), ms(Clock::now() - t0));
+  if (freezer) {
+    if (req.kill) freezer->killAll();
+    // The freezer's destructor resumes whatever is still attached.
+    freezer.reset();
+    tFrozenEnd = Clock::now();
+  }
+  snapshots.clear();
+  sum.freezeMs = ms(tFrozenEnd - t0);
+  sum.totalMs = ms(Clock::now() - t0);
   return sum;
 }
 

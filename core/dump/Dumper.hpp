@@ -17,8 +17,8 @@ struct DumpRequest {
   bool kill = false;
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
   std::chrono::milliseconds hookTimeout{10000};  // --hook-timeout (core/hooks/)
-  bool tcpClose = false;  // --tcp-close: TCP connections outside the tree come back closed
-  bool shellJob = false;  // --shell-job: the terminal outside the tree is the user's
+  bool tcpClose = false;   // --tcp-close: TCP connections outside the tree come back closed
+  bool shellJob = false;   // --shell-job: the terminal outside the tree is the user's
   bool unixClose = false;  // --unix-close: unix connections outside the tree come back closed
 };
 
@@ -27,7 +27,7 @@ struct DumpSummary {
   size_t threads = 0;
   uint64_t bytesStored = 0;
   uint64_t zeroPages = 0;
-  double freezeMs = 0;  // from the first seize to the resume (or kill)
+  double freezeMs = 0;  // from the start of the freeze to the resume (or kill)
   double totalMs = 0;
 };
 

@@ -59,20 +59,14 @@ bool isZeroPage(const char* p) {
   return acc == 0;
 }
 
-// Pages of one mapping that must be saved, as [first, last) page ranges.
-struct PendingRange {
-  size_t vma;
-  uint64_t addr;
-  uint64_t npages;
-};
-
 // Reads batches of pages on the calling thread while a second thread squeezes
 // out zero pages, checksums and writes the previous batch: reading from the
 // process and writing the file overlap instead of taking turns.
 class BatchWriter {
  public:
-  BatchWriter(pid_t pid, image::DataFile& out, std::vector<image::Vma>& vmas, MemoryStats& stats)
-      : mem_(pid), out_(out), vmas_(vmas), stats_(stats) {
+  BatchWriter(pid_t pid, image::DataFile& out, std::vector<image::Vma>& vmas, MemoryStats& stats,
+              Progress* progress)
+      : mem_(pid), out_(out), vmas_(vmas), stats_(stats), progress_(progress) {
     slots_[0].buf = std::make_unique<PageBuffer>(kBatchBytes);
     slots_[1].buf = std::make_unique<PageBuffer>(kBatchBytes);
     writer_ = std::thread([this] { writerLoop(); });
@@ -205,6 +199,7 @@ class BatchWriter {
       }
     }
     if (dst != base) out_.append(base, size_t(dst - base));
+    if (progress_) progress_->advance(uint64_t(src - base));
     for (auto& c : cuts) {
       if (!c.run.zero) c.run.xxh3 = image::xxh3(c.data, c.run.npages * kPage);
       vmas_[c.vma].runs.push_back(c.run);
@@ -215,6 +210,7 @@ class BatchWriter {
   image::DataFile& out_;
   std::vector<image::Vma>& vmas_;
   MemoryStats& stats_;
+  Progress* progress_;
   Slot slots_[2];
   int cur_ = 0;
   std::mutex mu_;
@@ -245,15 +241,9 @@ image::VmaKind classifyMapping(pid_t pid, const proc::MapsEntry& m) {
   return image::VmaKind::File;
 }
 
-MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
-                       const std::map<uint64_t, std::vector<std::string>>& vmflags,
-                       image::DataFile& pages, std::vector<image::Vma>& vmas, image::Image& img,
-                       image::ImageWriter& writer) {
-  MemoryStats stats;
-  std::string pmPath = fmt::format("/proc/{}/pagemap", pid);
-  UniqueFd pagemap(::open(pmPath.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!pagemap) throwErrno("opening " + pmPath);
-
+void describeMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
+                    const std::map<uint64_t, std::vector<std::string>>& vmflags,
+                    std::vector<image::Vma>& vmas, image::Image& img, image::ImageWriter& writer) {
   vmas.clear();
   for (const auto& m : maps) {
     image::Vma v;
@@ -280,8 +270,17 @@ MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
     }
     vmas.push_back(std::move(v));
   }
+}
 
-  BatchWriter batch(pid, pages, vmas, stats);
+PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas) {
+  PagePlan plan;
+  std::string pmPath = fmt::format("/proc/{}/pagemap", pagesPid);
+  UniqueFd pagemap(::open(pmPath.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!pagemap) throwErrno("opening " + pmPath);
+  auto add = [&](size_t vma, uint64_t addr, uint64_t npages) {
+    plan.ranges.push_back({vma, addr, npages});
+    plan.pages += npages;
+  };
   std::vector<uint64_t> pm;
   for (size_t i = 0; i < vmas.size(); ++i) {
     const image::Vma& v = vmas[i];
@@ -309,13 +308,21 @@ MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
           if (runLen == 0) runStart = first + k;
           runLen++;
         } else if (runLen) {
-          batch.add(i, v.start + runStart * kPage, runLen);
+          add(i, v.start + runStart * kPage, runLen);
           runLen = 0;
         }
       }
-      if (runLen) batch.add(i, v.start + runStart * kPage, runLen);
+      if (runLen) add(i, v.start + runStart * kPage, runLen);
     }
   }
+  return plan;
+}
+
+MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, image::DataFile& pages,
+                              std::vector<image::Vma>& vmas, Progress* progress) {
+  MemoryStats stats;
+  BatchWriter batch(pagesPid, pages, vmas, stats, progress);
+  for (const auto& r : plan.ranges) batch.add(r.vma, r.addr, r.npages);
   batch.finish();
   return stats;
 }

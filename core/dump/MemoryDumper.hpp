@@ -11,6 +11,7 @@
 #include "core/image/ImageWriter.hpp"
 #include "core/image/Model.hpp"
 #include "core/proc/ProcParsers.hpp"
+#include "core/util/Progress.hpp"
 
 namespace ckpt {
 
@@ -19,12 +20,30 @@ struct MemoryStats {
   uint64_t pagesZero = 0;
 };
 
-// Fills `vmas` from the maps and smaps text, and stores page contents in
-// `pages`; the content of shared memory objects goes into img.objects, once.
-MemoryStats dumpMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
-                       const std::map<uint64_t, std::vector<std::string>>& vmflags,
-                       image::DataFile& pages, std::vector<image::Vma>& vmas, image::Image& img,
-                       image::ImageWriter& writer);
+// Fills `vmas` from the maps and smaps text; the content of shared memory
+// objects goes into img.objects, once. Run while the process is frozen.
+void describeMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
+                    const std::map<uint64_t, std::vector<std::string>>& vmflags,
+                    std::vector<image::Vma>& vmas, image::Image& img, image::ImageWriter& writer);
+
+// The private pages of `vmas` worth saving (present or swapped anonymous
+// pages, copied-on-write pages of private file mappings), found in the
+// pagemap of `pagesPid`: the frozen process itself, or its copy-on-write
+// snapshot (core/dump/MemorySnapshot.hpp), which has the same private pages.
+struct PendingRange {
+  size_t vma;
+  uint64_t addr;
+  uint64_t npages;
+};
+struct PagePlan {
+  std::vector<PendingRange> ranges;
+  uint64_t pages = 0;
+};
+PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas);
+
+// Reads the planned pages from `pagesPid` and stores them in `pages`.
+MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, image::DataFile& pages,
+                              std::vector<image::Vma>& vmas, Progress* progress);
 
 // The kind of a mapping from its maps line; throws an Error naming the pid and
 // mapping for kinds ckpt cannot save yet.

@@ -257,15 +257,15 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
   fault::point("dump.fds");
 }
 
-MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
-                              image::ImageWriter& writer) {
-  if (fp.zombie) return {};
+void describeProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
+                           image::ImageWriter& writer) {
+  if (fp.zombie) return;
   pid_t pid = fp.pid;
   // Read after the injected calls are done: our scratch area is gone again.
   auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
   auto vmflags = proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
   out.pages_file = fmt::format("pages-{}.img", pid);
-  return dumpMemory(pid, maps, vmflags, writer.dataFile(out.pages_file), out.vmas, img, writer);
+  describeMemory(pid, maps, vmflags, out.vmas, img, writer);
 }
 
 }  // namespace ckpt

@@ -12,7 +12,9 @@ namespace ckpt {
 // Everything but memory: checked for every process before any page is
 // written, so an object ckpt cannot save fails the dump early.
 void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds);
-MemoryStats dumpProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
-                              image::ImageWriter& writer);
+// The mappings and shared memory objects (while frozen); the private pages
+// follow with dumpPrivatePages().
+void describeProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
+                           image::ImageWriter& writer);
 
 }  // namespace ckpt

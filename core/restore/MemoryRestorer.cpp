@@ -29,6 +29,7 @@ namespace ckpt {
 namespace {
 
 constexpr uint64_t kPage = image::kPageSize;
+constexpr uint64_t kFillBatch = 64ull << 20;
 constexpr uint64_t kScratchSize = 256 * 1024;
 
 bool hasFlag(const image::Vma& v, const char* f) {
@@ -209,7 +210,7 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
 // Fills data runs from the page file (and zero runs of file-backed areas from
 // /dev/zero) with injected preadv calls, IOV_MAX iovecs at a time.
 void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
-               const std::string& pagesPath) {
+               const std::string& pagesPath, Progress* progress) {
   const size_t maxIov = std::min<size_t>(IOV_MAX, (s.dataSize() - 4096) / sizeof(iovec));
   RemotePtr pathAt = s.putString(mem, 0, pagesPath);
   long pagesFd = p.main->check("opening page file " + pagesPath, SYS_openat, uint64_t(AT_FDCWD),
@@ -235,6 +236,7 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
         throw SysError(fmt::format("pid {}: reading pages from {}", p.pid, pagesPath),
                        n < 0 ? int(-n) : EIO);
       done += uint64_t(n);
+      if (progress && b.fd == pagesFd) progress->advance(uint64_t(n));
       if (done < b.bytes) {
         // A short read (over 2 GiB, or a signal): drop what was filled and go on.
         uint64_t skip = uint64_t(n);
@@ -254,9 +256,9 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
     b.iov.clear();
     b.bytes = 0;
   };
-  auto add = [&](long fd, uint64_t offset, uint64_t addr, uint64_t len) {
+  auto addOne = [&](long fd, uint64_t offset, uint64_t addr, uint64_t len) {
     bool contiguous = !b.iov.empty() && b.fd == fd && (fd == zeroFd || b.next == offset);
-    if (!contiguous || b.iov.size() == maxIov) {
+    if (!contiguous || b.iov.size() == maxIov || b.bytes >= kFillBatch) {
       flush();
       b.fd = fd;
       b.offset = offset;
@@ -268,6 +270,13 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
       b.iov.push_back({reinterpret_cast<void*>(addr), len});
     b.bytes += len;
     b.next += len;
+  };
+  // Calls of at most kFillBatch bytes: still few, and progress moves.
+  auto add = [&](long fd, uint64_t offset, uint64_t addr, uint64_t len) {
+    for (uint64_t at = 0; at < len; at += kFillBatch) {
+      uint64_t n = std::min(kFillBatch, len - at);
+      addOne(fd, fd == zeroFd ? 0 : offset + at, addr + at, n);
+    }
   };
   for (const auto& v : p.img->vmas) {
     for (const auto& r : v.runs) {
@@ -377,7 +386,7 @@ ScratchLayout chooseScratch(const image::Image& img) {
 }
 
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
-                   const std::string& imageDir, const SharedObjects& objects) {
+                   const std::string& imageDir, const SharedObjects& objects, Progress* progress) {
   RemoteMemory mem(p.pid);
   // The stub inherited ckpt's rseq registration; it must go before the memory
   // it points into does, or every resume faults.
@@ -389,7 +398,7 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
   unmapStub(p, scratch);
   moveVdso(p, scratch, img);
   mapAreas(p, scratch, mem, objects);
-  fillPages(p, scratch, mem, imageDir + "/" + p.img->pages_file);
+  fillPages(p, scratch, mem, imageDir + "/" + p.img->pages_file, progress);
   finishAreas(p);
   setMmFields(p, scratch, mem);
 }

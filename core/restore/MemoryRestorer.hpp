@@ -9,11 +9,13 @@
 #include "core/image/Model.hpp"
 #include "core/mem/SharedObjects.hpp"
 #include "core/restore/RestoredProcess.hpp"
+#include "core/util/Progress.hpp"
 
 namespace ckpt {
 
+// `progress` (may be null) advances by the bytes read from the page file.
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
-                   const std::string& imageDir, const SharedObjects& objects);
+                   const std::string& imageDir, const SharedObjects& objects, Progress* progress);
 
 // A range of `size` bytes free in every process of the image and in ckpt's
 // own address space (which every stub starts as a copy of).

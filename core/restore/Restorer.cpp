@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,6 +25,7 @@
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
+#include "core/util/Progress.hpp"
 
 namespace ckpt {
 namespace {
@@ -114,9 +116,16 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   fault::point("restore.layers");
   SharedObjects objects(img, dir);
   FdRestoreContext files{img, dir, {}, {}, {}, &objects};
+  // Shown while pages are read, and gone before the tree runs on the terminal.
+  std::optional<Progress> progress;
+  progress.emplace("restore", Progress::wanted());
+  for (const auto& ip : img.processes)
+    for (const auto& v : ip.vmas)
+      for (const auto& r : v.runs)
+        if (!r.zero) progress->addTotal(r.npages * image::kPageSize);
   for (auto& p : tree.processes()) {
     if (p.img->zombie) continue;
-    restoreMemory(p, scratch, img, dir, objects);
+    restoreMemory(p, scratch, img, dir, objects, &*progress);
     fault::point("restore.memory");
     restoreFds(p, scratch, files);
     fault::point("restore.fds");
@@ -126,6 +135,7 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
     restoreThreads(p, scratch, tree);
     fault::point("restore.threads");
   }
+  progress.reset();
   fault::point("restore.detach");
   objects.finish();
   sysv.keep();

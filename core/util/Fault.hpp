@@ -24,6 +24,7 @@ inline constexpr std::array kPoints{
     Point{"dump.fds", "the first process's state and fds are saved"},
     Point{"dump.finishers", "the per-kind fd finishers ran"},
     Point{"dump.ipc", "file locks and SysV objects are saved"},
+    Point{"dump.snapshot", "copy-on-write snapshots of memory are taken; the tree is frozen"},
     Point{"dump.memory", "in the middle of writing the first process's pages"},
     Point{"dump.commit", "everything is written; the manifest is not"},
     Point{"dump.rename", "the manifest is written and synced; the image is still .partial"},

@@ -54,9 +54,9 @@ std::string systemProgram(const std::string& name) {
 std::vector<ProgramCase> protocolPrograms() {
   std::vector<ProgramCase> out;
   for (const char* name :
-       {"mem_anon", "mem_file",     "mem_big",      "threads", "signals",  "timers",   "tree",
-        "fds",      "misc",         "blocked_read", "shm",     "sysv_sem", "sysv_msg", "locks",
-        "creds",    "unix_sockets", "inet_sockets", "pty",     "sturdy",   "many"})
+       {"mem_anon", "mem_file", "mem_big",      "mem_live",     "threads", "signals",  "timers",
+        "tree",     "fds",      "misc",         "blocked_read", "shm",     "sysv_sem", "sysv_msg",
+        "locks",    "creds",    "unix_sockets", "inet_sockets", "pty",     "sturdy",   "many"})
     out.push_back({name, {programPath(name)}});
   for (auto& p : out)
     if (p.name == "misc") p.argv.insert(p.argv.end(), {"first", "second arg", ""});
