@@ -707,7 +707,8 @@ void dec(const json& v, const Ctx& c, std::map<std::string, json>& out) {
   requireObject(v, c);
   out.clear();
   for (auto it = v.begin(); it != v.end(); ++it) {
-    if (!it.value().is_object()) c.key(it.key()).fail("expected object, got " + describe(it.value()));
+    if (!it.value().is_object())
+      c.key(it.key()).fail("expected object, got " + describe(it.value()));
     out[it.key()] = it.value();
   }
 }

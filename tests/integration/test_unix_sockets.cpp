@@ -71,6 +71,21 @@ class UnixExternal : public CkptTest {
     return h.runCkpt(args);
   }
 
+  // Dumps with --kill and `flags`, restores: the program finds its outside
+  // connection closed and its datagram socket still working.
+  void killAndRestoreClosed(pid_t pid, std::vector<std::string> flags) {
+    auto tree = Harness::treePids(pid);
+    flags.insert(flags.begin(), "--kill");
+    auto r = dumpWith(pid, flags);
+    ASSERT_TRUE(r.status.ok()) << r.describe();
+    ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+    expect("closed");
+    pid_t restored;
+    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored program"));
+    ASSERT_NO_FATAL_FAILURE(expectDatagram());
+  }
+
   // Once the program woke up: its datagram socket still reaches logPath_.
   void expectDatagram() {
     pollfd p{dgram_, POLLIN, 0};
@@ -109,15 +124,7 @@ TEST_F(UnixExternal, RefusedWithoutExternalAndTheProgramRunsOn) {
 TEST_F(UnixExternal, KillThenRestoreAsClosed) {
   pid_t pid;
   ASSERT_NO_FATAL_FAILURE(start(&pid));
-  auto tree = Harness::treePids(pid);
-  auto r = dumpWith(pid, {"--kill", "--external", std::to_string(pid) + ":42"});
-  ASSERT_TRUE(r.status.ok()) << r.describe();
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
-  expect("closed");
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored program"));
-  ASSERT_NO_FATAL_FAILURE(expectDatagram());
+  ASSERT_NO_FATAL_FAILURE(killAndRestoreClosed(pid, {"--external", std::to_string(pid) + ":42"}));
 }
 
 TEST_F(UnixExternal, LeaveRunningThenRestoreAsClosed) {
@@ -140,15 +147,7 @@ TEST_F(UnixExternal, LeaveRunningThenRestoreAsClosed) {
 TEST_F(UnixExternal, UnixCloseRestoresEveryOutsideConnectionAsClosed) {
   pid_t pid;
   ASSERT_NO_FATAL_FAILURE(start(&pid));
-  auto tree = Harness::treePids(pid);
-  auto r = dumpWith(pid, {"--kill", "--unix-close"});
-  ASSERT_TRUE(r.status.ok()) << r.describe();
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
-  expect("closed");
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored program"));
-  ASSERT_NO_FATAL_FAILURE(expectDatagram());
+  ASSERT_NO_FATAL_FAILURE(killAndRestoreClosed(pid, {"--unix-close"}));
 }
 
 TEST_F(UnixSockets, FdsInFlightAreRefused) {
