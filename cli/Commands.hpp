@@ -43,6 +43,12 @@ struct X11RunOptions {
   std::string pidfile;               // --pidfile F
 };
 
+struct X11MoveOptions {
+  int pid = 0;          // the proxy (`ckpt x11 run`)
+  std::string display;  // --display :M
+  bool json = false;
+};
+
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
 int inspectCommand(const std::string& dir, bool json);
@@ -50,5 +56,6 @@ int lsCommand(const std::string& folder, bool json);
 int checkCommand(bool json);
 int runCommand(const RunOptions& opts);
 int x11RunCommand(const X11RunOptions& opts);
+int x11MoveCommand(const X11MoveOptions& opts);
 
 }  // namespace ckpt::cli

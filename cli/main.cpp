@@ -181,6 +181,26 @@ MIT-MAGIC-COOKIE-1 through DISPLAY and XAUTHORITY (clients without it are
 refused), and forwards to $DISPLAY with your own credentials. It exits with
 CMD's status once CMD has exited and its last connection has closed.)help");
 
+  cli::X11MoveOptions x11move;
+  auto* x11MoveCmd = x11Cmd->add_subcommand(
+      "move", "Move the windows of a proxied X client to another X server, live");
+  x11MoveCmd
+      ->add_option("pid", x11move.pid, "The proxy's pid (what `ckpt x11 run --pidfile` wrote)")
+      ->required();
+  x11MoveCmd->add_option("--display", x11move.display, "The X server to move to, like :1")
+      ->required();
+  x11MoveCmd->add_flag("--json", x11move.json, "Print the result as JSON");
+  x11MoveCmd->footer(R"help(Examples:
+  ckpt x11 run --pidfile /tmp/x.pid -- xlogo     on :0
+  ckpt x11 move "$(cat /tmp/x.pid)" --display :1 xlogo now shows on :1
+
+The client's windows, pixmaps, GCs, fonts, cursors, properties and RENDER
+objects are made again on the new server and its windows redrawn; the client
+itself does not notice. The proxy reaches the new server with XAUTHORITY (or
+~/.Xauthority) as this command sees it. Later connections of the client go to
+the new server too. Extensions the proxy cannot carry (MIT-SHM, GLX, XKEYBOARD,
+XInputExtension, RANDR, ...) are hidden from the client from the start.)help");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -199,6 +219,7 @@ CMD's status once CMD has exited and its last connection has closed.)help");
     if (*checkCmd) return cli::checkCommand(checkJson);
     if (*runCmd) return cli::runCommand(run);
     if (*x11RunCmd) return cli::x11RunCommand(x11run);
+    if (*x11MoveCmd) return cli::x11MoveCommand(x11move);
   } catch (const Error& e) {
     std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
                  e.what());

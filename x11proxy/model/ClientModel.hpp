@@ -1,5 +1,6 @@
 // What one client connection has created on the server, as the proxy saw it
-// go by: the state a reattach will replay. Recorded only, not replayed yet.
+// go by, in the client's view (its ids and atoms): the state a reattach
+// replays on a new server (x11proxy/reattach/Replay.hpp).
 #pragma once
 
 #include <cstdint>
@@ -25,8 +26,21 @@ struct Window {
   std::uint16_t width = 0, height = 0, borderWidth = 0, windowClass = 0;
   std::uint8_t depth = 0;
   bool mapped = false;
+  std::uint64_t order = 0;  // creation order: siblings stack in it
   ValueMap attributes;
   std::map<std::uint32_t, Property> properties;  // by atom
+  // SHAPE requests on the window, as sent (replayed in order).
+  std::vector<std::vector<std::uint8_t>> shapeRequests;
+};
+
+// A resource whose state is kept as the requests that made and changed it,
+// as the client sent them: cursors, colormaps, RENDER pictures and glyph
+// sets. Replayed in creation order, after the resources they refer to.
+struct RecordedResource {
+  std::uint64_t order = 0;
+  std::vector<std::vector<std::uint8_t>> requests;
+  // Fonts a glyph cursor was made from, by name: the client may have closed them.
+  std::map<std::uint32_t, std::string> fonts;
 };
 
 struct Pixmap {
@@ -37,7 +51,9 @@ struct Pixmap {
 
 struct Gc {
   std::uint32_t id = 0, drawable = 0;
+  std::uint8_t depth = 0;  // of the drawable it was made for (0: not known)
   ValueMap values;
+  std::vector<std::uint8_t> clipRectangles, dashes;  // the last such request, as sent
 };
 
 class ClientModel {
@@ -45,6 +61,15 @@ class ClientModel {
   std::map<std::uint32_t, Window> windows;
   std::map<std::uint32_t, Pixmap> pixmaps;
   std::map<std::uint32_t, Gc> gcs;
+  std::map<std::uint32_t, std::string> fonts;  // by id: the name the client opened
+  std::map<std::uint32_t, RecordedResource> cursors, colormaps, renderObjects;
+  // Attributes set on windows the client does not own (event masks on the root).
+  std::map<std::uint32_t, ValueMap> foreignAttributes;
+  // Each extension's first request (minor 0: QueryVersion, BIG-REQUESTS'
+  // Enable), by client major opcode: some servers serve an extension only
+  // after it, so a new connection starts with it again.
+  std::map<std::uint8_t, std::vector<std::uint8_t>> versionRequests;
+  std::uint64_t nextOrder = 1;
   std::map<std::string, std::uint32_t> atomsByName;
   std::map<std::uint32_t, std::string> atomNames;
 

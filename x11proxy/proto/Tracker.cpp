@@ -24,11 +24,21 @@ enum CoreOpcode : std::uint8_t {
   GetAtomName = 17,
   ChangeProperty = 18,
   DeleteProperty = 19,
+  OpenFont = 45,
+  CloseFont = 46,
   CreatePixmap = 53,
   FreePixmap = 54,
   CreateGC = 55,
   ChangeGC = 56,
+  SetDashes = 58,
+  SetClipRectangles = 59,
   FreeGC = 60,
+  CreateColormap = 78,
+  FreeColormap = 79,
+  CreateCursor = 93,
+  CreateGlyphCursor = 94,
+  FreeCursor = 95,
+  RecolorCursor = 96,
   QueryExtension = 98,
 };
 
@@ -97,7 +107,94 @@ void Tracker::clientRequest(std::span<const std::uint8_t> request) {
     if (major == GetAtomName && r.size() >= 8) p.name = std::to_string(get32(&r[4]));
     pending_.push_back(std::move(p));
   }
-  if (major < 128) modelRequest(r);
+  if (major < 128) {
+    modelRequest(r);
+  } else if (auto it = byMajor_.find(major); it != byMajor_.end()) {
+    modelExtensionRequest(it->second.name, r);
+  }
+}
+
+const RequestLayout* Tracker::layoutFor(std::uint16_t seq) const {
+  for (const auto& p : pending_)
+    if (std::uint16_t(p.sequence) == seq) return requestLayout(p.major, p.minor);
+  return nullptr;
+}
+
+void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std::uint8_t> r) {
+  if (r.size() < 8) return;
+  std::uint8_t minor = r[1];
+  std::uint32_t id = get32(&r[4]);
+  std::vector<std::uint8_t> bytes(r.begin(), r.end());
+  auto create = [&](std::map<std::uint32_t, RecordedResource>& into) {
+    RecordedResource& rec = into[id];
+    rec = RecordedResource{};
+    rec.order = model_.nextOrder++;
+    rec.requests.push_back(std::move(bytes));
+  };
+  auto change = [&](std::map<std::uint32_t, RecordedResource>& in) {
+    auto it = in.find(id);
+    if (it == in.end()) return;
+    auto& log = it->second.requests;
+    // A client changing a picture on every frame must not grow the record:
+    // a change that sets all an earlier one set makes that one moot.
+    if (minor == 6 || minor == 28 || minor == 30) {  // clip rectangles, transform, filter
+      std::erase_if(log, [&](const auto& old) { return &old != &log.front() && old[1] == minor; });
+    } else if (minor == 5 && bytes.size() >= 12) {  // ChangePicture: by value mask
+      std::uint32_t mask = get32(&bytes[8]);
+      std::erase_if(log, [&](const auto& old) {
+        return &old != &log.front() && old[1] == 5 && old.size() >= 12 &&
+               (get32(&old[8]) & ~mask) == 0;
+      });
+    }
+    log.push_back(std::move(bytes));
+  };
+  if (minor == 0) {
+    model_.versionRequests[r[0]] = std::move(bytes);
+  } else if (ext == "RENDER") {
+    switch (minor) {
+      case 4:   // CreatePicture
+      case 17:  // CreateGlyphSet
+      case 18:  // ReferenceGlyphSet
+      case 33:  // CreateSolidFill
+      case 34:  // CreateLinearGradient
+      case 35:  // CreateRadialGradient
+      case 36:  // CreateConicalGradient
+        create(model_.renderObjects);
+        break;
+      case 27:  // CreateCursor (from a picture)
+      case 31:  // CreateAnimCursor
+        create(model_.cursors);
+        break;
+      case 5:   // ChangePicture
+      case 6:   // SetPictureClipRectangles
+      case 20:  // AddGlyphs
+      case 22:  // FreeGlyphs
+      case 28:  // SetPictureTransform
+      case 30:  // SetPictureFilter
+        change(model_.renderObjects);
+        break;
+      case 7:   // FreePicture
+      case 19:  // FreeGlyphSet
+        model_.renderObjects.erase(id);
+        break;
+      default:
+        break;
+    }
+  } else if (ext == "SHAPE") {
+    // Rectangles, Mask, Combine, Offset name their window at 8; SelectInput at 4.
+    std::uint32_t window = minor >= 1 && minor <= 4 && r.size() >= 12 ? get32(&r[8])
+                           : minor == 6                               ? id
+                                                                      : 0;
+    if (Window* w = model_.window(window)) {
+      // An operation Set (0) on a shape kind replaces whatever built it before.
+      if (minor >= 1 && minor <= 3 && bytes[4] == 0)
+        std::erase_if(w->shapeRequests, [&](const auto& old) {
+          std::uint8_t kind = old[1] == 4 ? old[4] : old[5];  // Offset has no operation
+          return old[1] >= 1 && old[1] <= 4 && kind == bytes[5];
+        });
+      w->shapeRequests.push_back(std::move(bytes));
+    }
+  }
 }
 
 void Tracker::serverMessage(std::span<const std::uint8_t> m) {
@@ -160,13 +257,16 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       w.windowClass = get16(&r[22]);
       w.visual = get32(&r[24]);
       w.attributes = values();
+      w.order = model_.nextOrder++;
       model_.windows[w.id] = std::move(w);
       break;
     }
-    case ChangeWindowAttributes:
-      if (Window* w = model_.window(get32(&r[4])))
-        for (auto [bit, v] : values()) w->attributes[bit] = v;
+    case ChangeWindowAttributes: {
+      Window* w = model_.window(get32(&r[4]));
+      ValueMap& into = w ? w->attributes : model_.foreignAttributes[get32(&r[4])];
+      for (auto [bit, v] : values()) into[bit] = v;
       break;
+    }
     case DestroyWindow:
       model_.destroyWindow(get32(&r[4]));
       break;
@@ -221,15 +321,58 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
     case FreePixmap:
       model_.pixmaps.erase(get32(&r[4]));
       break;
-    case CreateGC:
-      model_.gcs[get32(&r[4])] = Gc{get32(&r[4]), get32(&r[8]), values()};
+    case CreateGC: {
+      Gc gc{get32(&r[4]), get32(&r[8]), 0, values(), {}, {}};
+      if (auto p = model_.pixmaps.find(gc.drawable); p != model_.pixmaps.end())
+        gc.depth = p->second.depth;
+      else if (Window* w = model_.window(gc.drawable))
+        gc.depth = w->depth;
+      model_.gcs[gc.id] = std::move(gc);
       break;
+    }
     case ChangeGC:
       if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end())
         for (auto [bit, v] : values()) it->second.values[bit] = v;
       break;
     case FreeGC:
       model_.gcs.erase(get32(&r[4]));
+      break;
+    case SetDashes:
+    case SetClipRectangles:
+      if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end())
+        (r[0] == SetDashes ? it->second.dashes : it->second.clipRectangles)
+            .assign(r.begin(), r.end());
+      break;
+    case OpenFont:
+      model_.fonts[get32(&r[4])] = stringAt(r, 12, get16(&r[8]));
+      break;
+    case CloseFont:
+      model_.fonts.erase(get32(&r[4]));
+      break;
+    case CreateColormap:
+    case CreateCursor:
+    case CreateGlyphCursor: {
+      auto& into = r[0] == CreateColormap ? model_.colormaps : model_.cursors;
+      std::uint32_t id = get32(&r[4]);
+      RecordedResource rec;
+      rec.order = model_.nextOrder++;
+      rec.requests.emplace_back(r.begin(), r.end());
+      if (r[0] == CreateGlyphCursor)
+        for (std::size_t at : {8, 12})
+          if (auto f = model_.fonts.find(get32(&r[at])); f != model_.fonts.end())
+            rec.fonts[f->first] = f->second;
+      into[id] = std::move(rec);
+      break;
+    }
+    case RecolorCursor:
+      if (auto it = model_.cursors.find(get32(&r[4])); it != model_.cursors.end())
+        it->second.requests.emplace_back(r.begin(), r.end());
+      break;
+    case FreeCursor:
+      model_.cursors.erase(get32(&r[4]));
+      break;
+    case FreeColormap:
+      model_.colormaps.erase(get32(&r[4]));
       break;
     default:
       break;

@@ -40,6 +40,8 @@ class Tracker {
   std::uint64_t errors() const { return errors_; }
   std::size_t repliesOwed() const { return pending_.size(); }
   const std::map<std::uint8_t, ExtensionUse>& extensions() const { return byMajor_; }
+  // The table of the request still owed a reply with this sequence number.
+  const RequestLayout* layoutFor(std::uint16_t seq) const;
   // The table of the request with this major/minor opcode, if known.
   const RequestLayout* requestLayout(std::uint8_t major, std::uint8_t minor) const;
 
@@ -50,6 +52,7 @@ class Tracker {
     std::string name;  // InternAtom's atom name, QueryExtension's extension name
   };
   void modelRequest(std::span<const std::uint8_t> r);
+  void modelExtensionRequest(const std::string& ext, std::span<const std::uint8_t> r);
   void modelReply(const Pending& p, std::span<const std::uint8_t> reply);
 
   ClientModel model_;

@@ -16,6 +16,7 @@
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 #include "x11proxy/model/ModelJson.hpp"
+#include "x11proxy/proxy/ControlSocket.hpp"
 #include "x11proxy/proxy/ListenDisplay.hpp"
 #include "x11proxy/proxy/Session.hpp"
 
@@ -43,6 +44,36 @@ int exitStatus(int status) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
+std::string envOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+// `ckpt x11 move`: every connection moves to the new server, and later
+// connections go there too.
+nlohmann::json serveMove(const nlohmann::json& request, std::list<Session>& sessions,
+                         ServerAddress& server) {
+  const auto& move = request["move"];
+  if (!move.is_object() || !move.contains("display") || !move["display"].is_string())
+    return {{"ok", false}, {"error", "a move request needs a display"}};
+  ServerAddress to{move["display"].get<std::string>(), move.value("xauthority", std::string())};
+  nlohmann::json warnings = nlohmann::json::array();
+  int moved = 0;
+  for (auto& s : sessions) {
+    if (!s.ready()) continue;
+    try {
+      for (auto& w : s.moveTo(to)) warnings.push_back(w);
+      ++moved;
+    } catch (const Error& e) {
+      std::string what = e.what();
+      if (moved > 0) what += fmt::format(" ({} other connections had moved already)", moved);
+      return {{"ok", false}, {"error", what}, {"connections", moved}};
+    }
+  }
+  server = to;
+  return {{"ok", true}, {"connections", moved}, {"warnings", warnings}};
+}
+
 }  // namespace
 
 int runProxy(const ProxyOptions& opts) {
@@ -57,6 +88,8 @@ int runProxy(const ProxyOptions& opts) {
   UniqueFd sigfd(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!sigfd) throwErrno("signalfd");
 
+  ServerAddress server{std::getenv("DISPLAY"), envOr("XAUTHORITY", "")};
+  ControlSocket control;
   ListenDisplay display;
   AuthFile auth(display.number());
   std::string pidfile = opts.pidfile;
@@ -78,6 +111,7 @@ int runProxy(const ProxyOptions& opts) {
     fds.push_back({sigfd.get(), POLLIN, 0});
     fds.push_back({display.pathFd(), POLLIN, 0});
     fds.push_back({display.abstractFd(), POLLIN, 0});
+    fds.push_back({control.fd(), POLLIN, 0});
     for (auto& s : sessions) {
       fds.push_back({s.clientFd(), s.clientEvents(), 0});
       owners.push_back(&s);
@@ -114,12 +148,20 @@ int runProxy(const ProxyOptions& opts) {
       if (!(fds[std::size_t(i)].revents & POLLIN)) continue;
       int c;
       while ((c = ::accept4(fds[std::size_t(i)].fd, nullptr, nullptr, SOCK_CLOEXEC)) >= 0)
-        sessions.emplace_back(UniqueFd(c), auth.cookie());
+        sessions.emplace_back(UniqueFd(c), auth.cookie(), server);
+    }
+    if (fds[3].revents & POLLIN) {
+      UniqueFd conn;
+      nlohmann::json request = control.accept(conn);
+      if (conn && request.is_object() && request.contains("move"))
+        ControlSocket::reply(conn, serveMove(request, sessions, server));
+      else if (conn)
+        ControlSocket::reply(conn, {{"ok", false}, {"error", "unknown request"}});
     }
     std::vector<Session*> done;
-    for (std::size_t i = 3; i < fds.size(); ++i) {
+    for (std::size_t i = 4; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
-      Session* s = owners[i - 3];
+      Session* s = owners[i - 4];
       bool alive =
           fds[i].fd == s->clientFd() ? s->onClient(fds[i].revents) : s->onServer(fds[i].revents);
       if (!alive) done.push_back(s);

@@ -1,4 +1,5 @@
-// One client connection through the proxy (see Session.hpp).
+// One client connection through the proxy (see Session.hpp); the move to
+// another server is in SessionMove.cpp.
 #include "x11proxy/proxy/Session.hpp"
 
 #include <fcntl.h>
@@ -9,58 +10,23 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 #include "x11proxy/proto/Wire.hpp"
 
 namespace ckpt::x11 {
-
-Stream::Stream() : buf_(kChunk) {}
-
-bool Stream::fill(int fd) {
-  if (begin_ > 0 && begin_ == end_) begin_ = parsed_ = end_ = 0;
-  if (buf_.size() - end_ < kChunk / 4) {
-    if (begin_ >= buf_.size() / 2) {  // compact: the written head is dead space
-      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-      parsed_ -= begin_;
-      end_ -= begin_;
-      begin_ = 0;
-    } else {
-      buf_.resize(buf_.size() * 2);
-    }
-  }
-  ssize_t n = ::read(fd, buf_.data() + end_, buf_.size() - end_);
-  if (n > 0) {
-    end_ += std::size_t(n);
-    return true;
-  }
-  return n < 0 && (errno == EAGAIN || errno == EINTR);
-}
-
-bool Stream::flush(int fd) {
-  while (begin_ < parsed_) {
-    ssize_t n = ::write(fd, buf_.data() + begin_, parsed_ - begin_);
-    if (n < 0) return errno == EAGAIN || errno == EINTR;
-    begin_ += std::size_t(n);
-  }
-  return true;
-}
-
 namespace {
 
-// Large socket buffers: bulk drawing (PutImage) then crosses the proxy in a
-// few large reads and writes instead of many small ones.
-void widenBuffers(int fd) {
-  int size = 4 * 1024 * 1024;
-  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
-}
+constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kKeymapNotify = 11;
 
 }  // namespace
 
-Session::Session(UniqueFd client, std::string cookie)
-    : client_(std::move(client)), cookie_(std::move(cookie)) {
+Session::Session(UniqueFd client, std::string cookie, ServerAddress server)
+    : client_(std::move(client)), cookie_(std::move(cookie)), server_(std::move(server)) {
   ::fcntl(client_.get(), F_SETFL, ::fcntl(client_.get(), F_GETFL) | O_NONBLOCK);
-  widenBuffers(client_.get());
+  int size = 4 * 1024 * 1024;
+  ::setsockopt(client_.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  ::setsockopt(client_.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
 }
 
 short Session::clientEvents() const {
@@ -142,20 +108,19 @@ bool Session::handshake() {
   }
   toServer_.markParsed(size);
   toServer_.skipParsed(size);  // the server gets the user's own credentials, from libxcb
-  upstream_.reset(xcb_connect(nullptr, nullptr));
-  if (xcb_connection_has_error(upstream_.get())) {
-    upstream_.reset();
-    refuse("ckpt x11 proxy: cannot connect to the X server");
+  try {
+    upstream_ = std::make_unique<Upstream>(server_.display, server_.xauthority);
+  } catch (const Error& e) {
+    refuse("ckpt x11 proxy: cannot connect to the X server " + server_.display);
+    log::warn("{}", e.what());
     return false;
   }
-  widenBuffers(serverFd());
+  clientView_ = upstream_->view();
   // The server's setup reply, as libxcb received it, goes to the client as is.
-  const xcb_setup_t* setup = xcb_get_setup(upstream_.get());
-  const auto* bytes = reinterpret_cast<const std::uint8_t*>(setup);
-  std::size_t len = 8 + std::size_t(setup->length) * 4;
+  auto setup = upstream_->setupBytes();
   std::size_t at = 0;
-  while (at < len) {
-    ssize_t n = ::write(client_.get(), bytes + at, len - at);
+  while (at < setup.size()) {
+    ssize_t n = ::write(client_.get(), setup.data() + at, setup.size() - at);
     if (n < 0 && errno == EAGAIN) {
       pollfd pfd{client_.get(), POLLOUT, 0};
       ::poll(&pfd, 1, 1000);
@@ -171,27 +136,70 @@ bool Session::handshake() {
   return true;
 }
 
-namespace {
-
-// Shows each whole message of the stream to `handle`, in order.
-template <typename SizeOf, typename Handle>
-void eachWholeMessage(Stream& s, SizeOf sizeOf, Handle handle) {
+void Session::parseRequests() {
   for (;;) {
-    std::size_t size = sizeOf(s.unparsed(), s.unparsedSize());
-    if (size == 0 || size > s.unparsedSize()) return;
-    handle(std::span<const std::uint8_t>(s.unparsed(), size));
-    s.markParsed(size);
+    std::size_t size = requestSize(toServer_.unparsed(), toServer_.unparsedSize());
+    if (size == 0 || size > toServer_.unparsedSize()) return;
+    std::span<std::uint8_t> r(toServer_.unparsed(), size);
+    tracker_.clientRequest(r);
+    sequences_.clientRequest();
+    if (r[0] == kQueryExtension) Translator::hideInQueryExtension(r);
+    if (translator_.active()) {
+      // The table by the client's opcodes, before they are rewritten.
+      translator_.request(r, tracker_.requestLayout(r[0], r[1]));
+    }
+    toServer_.markParsed(size);
   }
 }
 
-}  // namespace
-
-void Session::parseRequests() {
-  eachWholeMessage(toServer_, requestSize, [&](auto m) { tracker_.clientRequest(m); });
+void Session::sendOwnRequest(std::vector<std::uint8_t> request,
+                             std::function<void(std::span<const std::uint8_t>)> done) {
+  std::uint64_t seq = sequences_.proxyRequest();
+  if (done) ownReplies_[seq] = std::move(done);
+  toServer_.insertParsed(request);
 }
 
 void Session::parseServer() {
-  eachWholeMessage(toClient_, serverMessageSize, [&](auto m) { tracker_.serverMessage(m); });
+  for (;;) {
+    std::size_t size = serverMessageSize(toClient_.unparsed(), toClient_.unparsedSize());
+    if (size == 0 || size > toClient_.unparsedSize()) return;
+    std::span<std::uint8_t> m(toClient_.unparsed(), size);
+    std::uint8_t kind = m[0] & 0x7f;
+    SequenceMap::Owner owner;
+    if (kind != kKeymapNotify) owner = sequences_.lookup(get16(&m[2]));
+    if (owner.proxy && (kind == 0 || kind == 1)) {
+      // An answer to the proxy's own request: the client never sees it.
+      auto it = ownReplies_.find(owner.server);
+      if (it != ownReplies_.end()) {
+        it->second(m);
+        ownReplies_.erase(it);
+      } else if (kind == 0) {
+        log::warn(
+            "x11: the X server {} refused a request of the proxy's own "
+            "(error {}, opcode {}.{})",
+            server_.display, m[1], m[10], get16(&m[8]));
+      }
+      toClient_.erase(0, size);
+      continue;
+    }
+    if (kind != kKeymapNotify && !sequences_.identity()) put16(&m[2], owner.client);
+    if (kind == 1) {
+      const RequestLayout* layout = tracker_.layoutFor(get16(&m[2]));
+      translator_.reply(m, layout);
+      if (layout && layout == findRequest(coreProtocol(), kListExtensions)) {
+        std::size_t shorter = Translator::hideInListExtensions(m);
+        toClient_.erase(shorter, size - shorter);
+        size = shorter;
+        m = m.first(size);
+      }
+    } else if (kind == 0) {
+      translator_.error(m);
+    } else {
+      translator_.event(m, false);
+    }
+    tracker_.serverMessage(m);
+    toClient_.markParsed(size);
+  }
 }
 
 }  // namespace ckpt::x11

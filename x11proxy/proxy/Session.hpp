@@ -1,59 +1,51 @@
 // One client connection through the proxy: the connection setup (cookie
 // check, upstream connection with the user's credentials), then forwarding in
-// both directions at message boundaries, each message shown to the Tracker.
+// both directions at message boundaries. Each message is shown to the
+// Tracker (the model) and rewritten by the Translator once the connection
+// has moved to another server (moveTo).
 #pragma once
 
-#include <xcb/xcb.h>
-
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/util/UniqueFd.hpp"
+#include "x11proxy/proto/SequenceMap.hpp"
 #include "x11proxy/proto/Tracker.hpp"
+#include "x11proxy/proto/Translator.hpp"
+#include "x11proxy/proxy/Stream.hpp"
+#include "x11proxy/proxy/Upstream.hpp"
 
 namespace ckpt::x11 {
 
-// Bytes in flight one way: read in, parsed up to whole messages, written out.
-class Stream {
- public:
-  Stream();
-  // Reads what fd has (nonblocking); false on end of file or error.
-  bool fill(int fd);
-  // Writes the whole messages parsed so far; false on a write error.
-  bool flush(int fd);
-  std::uint8_t* unparsed() { return buf_.data() + parsed_; }
-  std::size_t unparsedSize() const { return end_ - parsed_; }
-  void markParsed(std::size_t n) { parsed_ += n; }
-  bool pendingWrite() const { return begin_ < parsed_; }
-  // Whole messages waiting to be written: stop reading more until they drain
-  // (an incomplete message is always read on, or it could never complete).
-  bool full() const { return parsed_ - begin_ >= kHighWater; }
-  void skipParsed(std::size_t n) { begin_ += n; }  // drop bytes that must not be forwarded
-  bool empty() const { return begin_ == end_; }
-
- private:
-  static constexpr std::size_t kChunk = 1024 * 1024, kHighWater = 8 * 1024 * 1024;
-  std::vector<std::uint8_t> buf_;
-  std::size_t begin_ = 0, parsed_ = 0, end_ = 0;
-};
-
-struct XcbDisconnect {
-  void operator()(xcb_connection_t* c) const { xcb_disconnect(c); }
+// Where new connections go: the display and the credentials to reach it.
+struct ServerAddress {
+  std::string display, xauthority;
 };
 
 class Session {
  public:
-  Session(UniqueFd client, std::string cookie);
+  Session(UniqueFd client, std::string cookie, ServerAddress server);
   int clientFd() const { return client_.get(); }
-  int serverFd() const { return upstream_ ? xcb_get_file_descriptor(upstream_.get()) : -1; }
+  int serverFd() const { return upstream_ ? upstream_->fd() : -1; }
   short clientEvents() const;
   short serverEvents() const;
   // Handle readiness; false once the session is over.
   bool onClient(short revents);
   bool onServer(short revents);
   const Tracker& tracker() const { return tracker_; }
+  bool ready() const { return setupDone_ && upstream_; }
+
+  // Moves the connection to the server at `to`: the client's windows and
+  // everything else it made leave the old server and appear on the new one;
+  // the client goes on, unaware. Throws, before anything has changed on
+  // either server, when the move cannot be done (the new server cannot be
+  // reached, lacks an extension or a visual the client uses, or the old one
+  // does not answer). Returns warnings about state that came back incomplete.
+  std::vector<std::string> moveTo(const ServerAddress& to);
 
  private:
   bool handshake();
@@ -61,13 +53,25 @@ class Session {
   void parseRequests();
   void parseServer();
   bool finished() const;
+  // A request of the proxy's own, after what the client sent so far; `done`
+  // gets its reply (or error).
+  void sendOwnRequest(std::vector<std::uint8_t> request,
+                      std::function<void(std::span<const std::uint8_t>)> done = {});
+  // Sends everything the client sent to the old server and waits until the
+  // old server has answered all of it.
+  void drain();
 
   UniqueFd client_;
   std::string cookie_;
-  std::unique_ptr<xcb_connection_t, XcbDisconnect> upstream_;
+  ServerAddress server_;
+  std::unique_ptr<Upstream> upstream_;
+  ServerView clientView_;  // the first server's, which the client keeps
   Stream toServer_, toClient_;
   bool setupDone_ = false, clientEof_ = false, serverEof_ = false, refused_ = false;
   Tracker tracker_;
+  Translator translator_;
+  SequenceMap sequences_;
+  std::map<std::uint64_t, std::function<void(std::span<const std::uint8_t>)>> ownReplies_;
 };
 
 }  // namespace ckpt::x11

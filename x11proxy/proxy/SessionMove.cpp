@@ -1,0 +1,128 @@
+// Moving a client connection to another X server (Session::moveTo): drain
+// the old server, read what only it knows, connect to the new one, map the
+// client's view onto it, replay the model, and switch.
+#include <poll.h>
+#include <time.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "core/util/Error.hpp"
+#include "core/util/Log.hpp"
+#include "x11proxy/proto/Wire.hpp"
+#include "x11proxy/proxy/Session.hpp"
+#include "x11proxy/reattach/Replay.hpp"
+#include "x11proxy/reattach/ServerFetch.hpp"
+
+namespace ckpt::x11 {
+namespace {
+
+constexpr std::uint8_t kGetInputFocus = 43;
+// How long an old server may take to answer what the client sent before the
+// move; a server grabbed by another client may not answer at all.
+constexpr auto kDrainTimeout = std::chrono::seconds(5);
+
+struct FreeReply {
+  void operator()(void* p) const { std::free(p); }
+};
+
+}  // namespace
+
+void Session::drain() {
+  bool answered = false;
+  sendOwnRequest({kGetInputFocus, 0, 1, 0},
+                 [&](std::span<const std::uint8_t>) { answered = true; });
+  auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+  while (!answered) {
+    if (serverEof_) throw Error("x11: the X server " + server_.display + " went away");
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      throw Error("x11: the X server " + server_.display +
+                  " did not answer within 5 s (grabbed by another client?): try again");
+    pollfd fds[2] = {{serverFd(), short(POLLIN | (toServer_.pendingWrite() ? POLLOUT : 0)), 0},
+                     {client_.get(), short(toClient_.pendingWrite() ? POLLOUT : 0), 0}};
+    if (::poll(fds, 2, int(left.count())) < 0 && errno != EINTR) throwErrno("poll");
+    if (fds[0].revents && !onServer(fds[0].revents))
+      throw Error("x11: the connection to " + server_.display + " ended during the move");
+    if (fds[1].revents & POLLOUT) onClient(POLLOUT);
+  }
+}
+
+std::vector<std::string> Session::moveTo(const ServerAddress& to) {
+  if (!ready()) throw Error("x11: the connection is still being set up");
+  // 1. Everything the client sent reaches the old server and is answered;
+  // from here until the switch the client's requests wait in its socket.
+  drain();
+  // 2. What only the old server knows, over a connection of the proxy's own.
+  Upstream side(server_.display, server_.xauthority);
+  FetchedState fetched = fetchFromServer(side, tracker_.model(), translator_);
+
+  // 3. The new server, and the client's view mapped onto it. Nothing on
+  // either server has changed yet: every check that can fail comes here.
+  auto next = std::make_unique<Upstream>(to.display, to.xauthority);
+  xcb_connection_t* c = next->xcb();
+  const ServerView& view = next->view();
+  for (const auto& [id, w] : tracker_.model().windows)
+    if (const VisualInfo* v = clientView_.visual(w.visual); v && !view.matchVisual(*v))
+      throw Error(
+          fmt::format("x11: {} has no visual like 0x{:x} (depth {}, class {}) that "
+                      "window 0x{:x} uses",
+                      to.display, v->id, v->depth, v->visualClass, id));
+  std::vector<std::pair<std::uint32_t, xcb_intern_atom_cookie_t>> atomCookies;
+  for (const auto& [mine, name] : fetched.atomNames)
+    atomCookies.emplace_back(mine, xcb_intern_atom(c, 0, std::uint16_t(name.size()), name.c_str()));
+  std::vector<std::pair<const ExtensionUse*, xcb_query_extension_cookie_t>> extCookies;
+  for (const auto& [major, use] : tracker_.extensions())
+    extCookies.emplace_back(
+        &use, xcb_query_extension(c, std::uint16_t(use.name.size()), use.name.c_str()));
+  std::map<std::uint32_t, std::uint32_t> atoms;
+  for (auto& [mine, cookie] : atomCookies) {
+    std::unique_ptr<xcb_intern_atom_reply_t, FreeReply> r(
+        xcb_intern_atom_reply(c, cookie, nullptr));
+    if (!r) throw Error("x11: " + to.display + " did not intern the client's atoms");
+    atoms[mine] = r->atom;
+  }
+  std::vector<ExtensionMapping> exts;
+  for (auto& [use, cookie] : extCookies) {
+    std::unique_ptr<xcb_query_extension_reply_t, FreeReply> r(
+        xcb_query_extension_reply(c, cookie, nullptr));
+    if (!r || !r->present)
+      throw Error("x11: " + to.display + " lacks the " + use->name +
+                  " extension, which the client uses");
+    exts.push_back({use->name, use->layout, use->major, r->major_opcode, use->firstEvent,
+                    r->first_event, use->firstError, r->first_error});
+  }
+  // A last round trip: its number is how many requests the proxy has used.
+  xcb_get_input_focus_cookie_t sync = xcb_get_input_focus(c);
+  std::free(xcb_get_input_focus_reply(c, sync, nullptr));
+  if (xcb_connection_has_error(c)) throw Error("x11: the connection to " + to.display + " failed");
+
+  ReplayPlan plan = planReplay({tracker_.model(), clientView_, fetched, view});
+  for (auto& w : fetched.warnings) plan.warnings.push_back(std::move(w));
+
+  // 4. The switch: the old connection closes (the old server destroys what
+  // the client made there), the replay goes first on the new one.
+  std::uint32_t nextClientAtom = 69;
+  for (const auto& [mine, name] : fetched.atomNames)
+    nextClientAtom = std::max(nextClientAtom, mine + 1);
+  translator_.attach(clientView_, view, std::move(atoms), std::move(exts), nextClientAtom);
+  translator_.setClientAtomNames(tracker_.model().atomsByName);
+  toClient_.dropUnparsed();
+  ownReplies_.clear();
+  sequences_.newServer(sync.sequence);
+  upstream_ = std::move(next);
+  server_ = to;
+  serverEof_ = false;
+  for (auto& request : plan.requests) {
+    std::vector<std::uint8_t> wire = encodeRequest(std::move(request));
+    translator_.request(wire, tracker_.requestLayout(wire[0], wire[1]));
+    sendOwnRequest(std::move(wire));
+  }
+  log::info("x11: moved a connection to {}: {} windows, {} pixmaps, {} requests replayed",
+            to.display, tracker_.model().windows.size(), tracker_.model().pixmaps.size(),
+            plan.requests.size());
+  return plan.warnings;
+}
+
+}  // namespace ckpt::x11

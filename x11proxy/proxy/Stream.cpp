@@ -1,0 +1,56 @@
+// One direction's buffer (see Stream.hpp).
+#include "x11proxy/proxy/Stream.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace ckpt::x11 {
+
+Stream::Stream() : buf_(kChunk) {}
+
+bool Stream::fill(int fd) {
+  if (begin_ > 0 && begin_ == end_) begin_ = parsed_ = end_ = 0;
+  if (buf_.size() - end_ < kChunk / 4) {
+    if (begin_ >= buf_.size() / 2) {  // compact: the written head is dead space
+      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+      parsed_ -= begin_;
+      end_ -= begin_;
+      begin_ = 0;
+    } else {
+      buf_.resize(buf_.size() * 2);
+    }
+  }
+  ssize_t n = ::read(fd, buf_.data() + end_, buf_.size() - end_);
+  if (n > 0) {
+    end_ += std::size_t(n);
+    return true;
+  }
+  return n < 0 && (errno == EAGAIN || errno == EINTR);
+}
+
+bool Stream::flush(int fd) {
+  while (begin_ < parsed_) {
+    ssize_t n = ::write(fd, buf_.data() + begin_, parsed_ - begin_);
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
+    begin_ += std::size_t(n);
+  }
+  return true;
+}
+
+void Stream::erase(std::size_t offset, std::size_t n) {
+  std::size_t at = parsed_ + offset;
+  std::memmove(buf_.data() + at, buf_.data() + at + n, end_ - at - n);
+  end_ -= n;
+}
+
+void Stream::insertParsed(std::span<const std::uint8_t> m) {
+  if (buf_.size() - end_ < m.size()) buf_.resize(end_ + m.size() + kChunk);
+  std::memmove(buf_.data() + parsed_ + m.size(), buf_.data() + parsed_, end_ - parsed_);
+  std::memcpy(buf_.data() + parsed_, m.data(), m.size());
+  parsed_ += m.size();
+  end_ += m.size();
+}
+
+}  // namespace ckpt::x11

@@ -1,0 +1,91 @@
+// Fetching atom names and pixmap contents (see ServerFetch.hpp).
+#include "x11proxy/reattach/ServerFetch.hpp"
+
+#include <cstdlib>
+
+#include "core/util/Error.hpp"
+
+namespace ckpt::x11 {
+namespace {
+
+constexpr std::uint32_t kFirstAtom = 69;  // 1-68 are predefined, the same everywhere
+constexpr std::uint32_t kAtomBatch = 512;
+
+struct FreeReply {
+  void operator()(void* p) const { std::free(p); }
+};
+template <typename T>
+using Reply = std::unique_ptr<T, FreeReply>;
+
+std::string atomName(xcb_get_atom_name_reply_t* r) {
+  return std::string(xcb_get_atom_name_name(r), std::size_t(xcb_get_atom_name_name_length(r)));
+}
+
+// Every atom of the server: atoms are never freed, so they are numbered
+// without gaps from 69 up to the last one interned.
+void allAtoms(xcb_connection_t* c, std::map<std::uint32_t, std::string>& out) {
+  for (std::uint32_t first = kFirstAtom;; first += kAtomBatch) {
+    std::vector<xcb_get_atom_name_cookie_t> cookies;
+    for (std::uint32_t a = first; a < first + kAtomBatch; ++a)
+      cookies.push_back(xcb_get_atom_name(c, a));
+    bool end = false;
+    for (std::uint32_t i = 0; i < kAtomBatch; ++i) {
+      xcb_generic_error_t* err = nullptr;
+      Reply<xcb_get_atom_name_reply_t> r(xcb_get_atom_name_reply(c, cookies[i], &err));
+      std::free(err);
+      if (!r) {
+        end = true;
+        continue;
+      }
+      if (!end) out[first + i] = atomName(r.get());
+    }
+    if (end) return;
+  }
+}
+
+}  // namespace
+
+FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
+                             const Translator& current) {
+  xcb_connection_t* c = side.xcb();
+  FetchedState f;
+  f.server = side.view();
+  if (!current.active()) {
+    // The client's view is this server's: every atom it has may be one the client holds.
+    allAtoms(c, f.atomNames);
+  } else {
+    std::vector<std::pair<std::uint32_t, xcb_get_atom_name_cookie_t>> cookies;
+    for (auto [mine, theirs] : current.atomsToServer())
+      cookies.emplace_back(mine, xcb_get_atom_name(c, theirs));
+    for (auto& [mine, cookie] : cookies) {
+      xcb_generic_error_t* err = nullptr;
+      Reply<xcb_get_atom_name_reply_t> r(xcb_get_atom_name_reply(c, cookie, &err));
+      std::free(err);
+      if (r) f.atomNames[mine] = atomName(r.get());
+    }
+  }
+
+  std::vector<std::pair<std::uint32_t, xcb_get_image_cookie_t>> images;
+  for (const auto& [id, p] : model.pixmaps)
+    images.emplace_back(id, xcb_get_image(c, XCB_IMAGE_FORMAT_Z_PIXMAP,
+                                          current.active() ? current.idToServer(id) : id, 0, 0,
+                                          p.width, p.height, ~0u));
+  for (auto& [id, cookie] : images) {
+    xcb_generic_error_t* err = nullptr;
+    Reply<xcb_get_image_reply_t> r(xcb_get_image_reply(c, cookie, &err));
+    if (!r) {
+      f.warnings.push_back("cannot read pixmap " + std::to_string(id) + " (X error " +
+                           std::to_string(err ? err->error_code : 0) + "): it comes back empty");
+      std::free(err);
+      continue;
+    }
+    const std::uint8_t* data = xcb_get_image_data(r.get());
+    f.pixmapImages[id].assign(data, data + xcb_get_image_data_length(r.get()));
+  }
+  if (xcb_connection_has_error(c))
+    throw Error("x11: the X server " + side.display() + " closed the connection while the " +
+                "client's state was read from it");
+  return f;
+}
+
+}  // namespace ckpt::x11

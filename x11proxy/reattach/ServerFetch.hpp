@@ -1,0 +1,29 @@
+// What only the server knows about a client's state, fetched over a
+// connection of the proxy's own before the client leaves it: the names of
+// the atoms the client may hold, and the contents of its pixmaps.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "x11proxy/model/ClientModel.hpp"
+#include "x11proxy/proto/Translator.hpp"
+#include "x11proxy/proxy/Upstream.hpp"
+
+namespace ckpt::x11 {
+
+struct FetchedState {
+  std::map<std::uint32_t, std::string> atomNames;  // client value → name
+  // Client pixmap id → its pixels (ZPixmap, in `format` of the server fetched from).
+  std::map<std::uint32_t, std::vector<std::uint8_t>> pixmapImages;
+  ServerView server;  // the view of the server it was fetched from
+  std::vector<std::string> warnings;
+};
+
+// `current` maps the client's view onto the server `side` talks to.
+FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
+                             const Translator& current);
+
+}  // namespace ckpt::x11
