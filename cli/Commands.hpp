@@ -31,6 +31,7 @@ struct RestoreOptions {
   double hookTimeout = 10;                         // --hook-timeout SECONDS
   bool shellJob = false;                           // --shell-job
   bool json = false;                               // --json (with --detach)
+  std::string display;                             // --display :M (X clients)
 };
 
 struct RunOptions {

@@ -16,6 +16,7 @@
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 #include "tty/shelljob/UserTerminal.hpp"
+#include "x11proxy/proxy/Upstream.hpp"
 
 namespace ckpt::cli {
 namespace {
@@ -65,6 +66,15 @@ int restoreCommand(const RestoreOptions& opts) {
   RestoreRequest req{opts.dir, opts.hookOptions,
                      std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)),
                      opts.shellJob};
+  // X clients of `ckpt x11 run` reconnect to this display, with the
+  // credentials this command would use (--hook-option display=... wins).
+  std::string display = opts.display;
+  if (display.empty())
+    if (const char* d = getenv("DISPLAY")) display = d;
+  if (!display.empty()) {
+    req.hookOptions.emplace("display", display);
+    req.hookOptions.emplace("xauthority", x11::defaultXauthority());
+  }
   std::optional<tty::UserTerminal> terminal;
   if (opts.shellJob) {
     terminal.emplace();

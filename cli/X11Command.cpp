@@ -10,21 +10,9 @@
 #include "core/util/Error.hpp"
 #include "x11proxy/proxy/ControlSocket.hpp"
 #include "x11proxy/proxy/Proxy.hpp"
+#include "x11proxy/proxy/Upstream.hpp"
 
 namespace ckpt::cli {
-namespace {
-
-// The credentials file libxcb would use here: the proxy reads the same one.
-std::string xauthorityPath() {
-  if (const char* x = std::getenv("XAUTHORITY"); x && *x) return x;
-  if (const char* home = std::getenv("HOME"); home && *home) {
-    std::string path = std::string(home) + "/.Xauthority";
-    if (::access(path.c_str(), R_OK) == 0) return path;
-  }
-  return "";
-}
-
-}  // namespace
 
 int x11RunCommand(const X11RunOptions& opts) {
   return x11::runProxy({opts.command, opts.pidfile});
@@ -33,7 +21,7 @@ int x11RunCommand(const X11RunOptions& opts) {
 int x11MoveCommand(const X11MoveOptions& opts) {
   if (opts.pid <= 0) throw Error("give the proxy's pid (from `ckpt x11 run --pidfile`)");
   nlohmann::json request = {
-      {"move", {{"display", opts.display}, {"xauthority", xauthorityPath()}}}};
+      {"move", {{"display", opts.display}, {"xauthority", x11::defaultXauthority()}}}};
   // Moving reads every pixmap from the old server: allow for large clients.
   nlohmann::json answer = x11::askProxy(opts.pid, request, 60000);
   if (opts.json) {

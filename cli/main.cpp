@@ -117,6 +117,9 @@ exits with the restored root's status (128+N if killed by signal N).
           },
           "KEY=VALUE passed to the restored programs' hooks (repeatable), e.g. display=:2")
       ->allow_extra_args(false);
+  restoreCmd->add_option("--display", restore.display,
+                         "The X server that X clients of `ckpt x11 run` come back on (default: "
+                         "$DISPLAY)");
   restoreCmd
       ->add_option("--hook-timeout", restore.hookTimeout,
                    "Seconds each program's hook has to answer (default 10)")
@@ -126,7 +129,8 @@ exits with the restored root's status (128+N if killed by signal N).
   ckpt restore job.img                      foreground; Ctrl-C reaches the program
   ckpt restore job.img --detach             print the root pid, return
   ckpt restore vim.img --shell-job          take this terminal, redraw the screen
-  ckpt restore app.img --hook-option display=:2   tell the program's hook)help");
+  ckpt restore xlogo.img --display :2      an X client of `ckpt x11 run`, on :2
+  ckpt restore app.img --hook-option key=value    tell the program's hook)help");
 
   std::string inspectDir;
   bool inspectJson = false;

@@ -212,9 +212,62 @@ class X11Proxy : public CkptTest {
     return "";
   }
 
+  // xterm running bash through the proxy, 80x24 at the top left; returns its
+  // window once it is mapped and drawn (it can take the focus then).
+  std::string startXtermWithBash() {
+    startProxied({systemProgram("xterm"), "-title", "xterm", "-geometry", "80x24+0+0", "-e",
+                  systemProgram("bash"), "--norc", "--noprofile"});
+    std::string id = waitWindow("xterm");
+    if (!id.empty()) stablePixels(id);
+    return id;
+  }
+
+  // Types `line` and Return into the window (focused first) with xdotool;
+  // false (with a failure) when xdotool could not.
+  bool typeLine(const std::string& display, const std::string& window, const std::string& line) {
+    for (const std::vector<std::string>& argv :
+         {std::vector<std::string>{"xdotool", "windowfocus", "--sync", window},
+          std::vector<std::string>{"xdotool", "type", "--delay", "5", line},
+          std::vector<std::string>{"xdotool", "key", "Return"}}) {
+      auto r = onDisplay(display, argv);
+      if (!r.status.ok()) {
+        ADD_FAILURE() << r.describe();
+        return false;
+      }
+    }
+    return true;
+  }
+
   std::vector<pid_t> xvfbs_;
   pid_t proxy_ = -1;
   std::string display_;
+};
+
+// A second Xvfb, of another size, for clients to move or come back to.
+class X11TwoServers : public X11Proxy {
+ protected:
+  void SetUp() override {
+    X11Proxy::SetUp();
+    if (IsSkipped()) return;
+    other_ = startXvfb("800x600x24");
+    ASSERT_FALSE(other_.empty()) << h.log();
+  }
+
+  CommandResult move(const std::string& display) {
+    return h.runCkpt({"x11", "move", trimmed(readFile(pidfile())), "--display", ":" + display});
+  }
+
+  // Moves there, and waits until the window shows there and is gone here.
+  std::string moveWindow(const std::string& name, const std::string& from, const std::string& to) {
+    auto r = move(to);
+    EXPECT_TRUE(r.status.ok()) << r.describe() << h.log();
+    std::string id = waitWindowOn(to, name);
+    EXPECT_TRUE(waitUntil([&] { return windowIdOn(from, name).empty(); }))
+        << name << " is still on :" << from << " after the move";
+    return id;
+  }
+
+  std::string other_;
 };
 
 }  // namespace ckpt::test

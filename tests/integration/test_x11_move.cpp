@@ -11,31 +11,7 @@
 namespace ckpt::test {
 namespace {
 
-class X11Move : public X11Proxy {
- protected:
-  void SetUp() override {
-    X11Proxy::SetUp();
-    if (IsSkipped()) return;
-    other_ = startXvfb("800x600x24");
-    ASSERT_FALSE(other_.empty()) << h.log();
-  }
-
-  CommandResult move(const std::string& display) {
-    return h.runCkpt({"x11", "move", trimmed(readFile(pidfile())), "--display", ":" + display});
-  }
-
-  // Moves there, and waits until the window shows there and is gone here.
-  std::string moveWindow(const std::string& name, const std::string& from, const std::string& to) {
-    auto r = move(to);
-    EXPECT_TRUE(r.status.ok()) << r.describe() << h.log();
-    std::string id = waitWindowOn(to, name);
-    EXPECT_TRUE(waitUntil([&] { return windowIdOn(from, name).empty(); }))
-        << name << " is still on :" << from << " after the move";
-    return id;
-  }
-
-  std::string other_;
-};
+class X11Move : public X11TwoServers {};
 
 TEST_F(X11Move, XlogoMovesToAnotherServerAndBackWithTheSamePixels) {
   startProxied({systemProgram("xlogo"), "-geometry", "120x120+10+10"});
@@ -50,7 +26,8 @@ TEST_F(X11Move, XlogoMovesToAnotherServerAndBackWithTheSamePixels) {
 
   std::string back = moveWindow("xlogo", other_, display_);
   ASSERT_FALSE(back.empty());
-  EXPECT_TRUE(showsEventually(display_, back, before)) << "xlogo looks different back on :" << display_;
+  EXPECT_TRUE(showsEventually(display_, back, before))
+      << "xlogo looks different back on :" << display_;
 }
 
 TEST_F(X11Move, XclockWithRenderFontsMoves) {
@@ -67,20 +44,14 @@ TEST_F(X11Move, XclockWithRenderFontsMoves) {
 
 TEST_F(X11Move, XtermGoesOnWorkingOnTheNewServer) {
   std::string out = h.workDir() + "/typed";
-  startProxied({systemProgram("xterm"), "-title", "xterm", "-geometry", "80x24+0+0", "-e",
-                systemProgram("bash"), "--norc", "--noprofile"});
-  std::string id = waitWindow("xterm");
+  std::string id = startXtermWithBash();
   ASSERT_FALSE(id.empty());
   std::string before = stablePixels(id);
   std::string there = moveWindow("xterm", display_, other_);
   ASSERT_FALSE(there.empty());
   EXPECT_TRUE(showsEventually(other_, there, before)) << "xterm looks different on :" << other_;
 
-  auto focus = onDisplay(other_, {"xdotool", "windowfocus", "--sync", there});
-  ASSERT_TRUE(focus.status.ok()) << focus.describe();
-  auto typed = onDisplay(other_, {"xdotool", "type", "--delay", "5", "echo moved >" + out});
-  ASSERT_TRUE(typed.status.ok()) << typed.describe();
-  ASSERT_TRUE(onDisplay(other_, {"xdotool", "key", "Return"}).status.ok());
+  ASSERT_TRUE(typeLine(other_, there, "echo moved >" + out));
   EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "moved\n"; }))
       << "xterm never ran what was typed on :" << other_ << ": '" << readFile(out) << "'";
 }

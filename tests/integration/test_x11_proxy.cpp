@@ -135,16 +135,9 @@ TEST_F(X11Proxy, OnlyExtensionsTheProxyCarriesAreShown) {
 
 TEST_F(X11Proxy, TypingIntoXtermGoesThrough) {
   std::string out = h.workDir() + "/typed";
-  startProxied({systemProgram("xterm"), "-title", "xterm", "-geometry", "80x24+0+0", "-e",
-                systemProgram("bash"), "--norc", "--noprofile"});
-  std::string id = waitWindow("xterm");
+  std::string id = startXtermWithBash();
   ASSERT_FALSE(id.empty());
-  stablePixels(id);
-  auto focus = onServer({"xdotool", "windowfocus", "--sync", id});
-  ASSERT_TRUE(focus.status.ok()) << focus.describe();
-  auto typed = onServer({"xdotool", "type", "--delay", "5", "echo through-the-proxy >" + out});
-  ASSERT_TRUE(typed.status.ok()) << typed.describe();
-  ASSERT_TRUE(onServer({"xdotool", "key", "Return"}).status.ok());
+  ASSERT_TRUE(typeLine(display_, id, "echo through-the-proxy >" + out));
   EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "through-the-proxy\n"; }))
       << "xterm never ran what was typed: '" << readFile(out) << "'";
 }

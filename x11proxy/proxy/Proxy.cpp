@@ -18,6 +18,7 @@
 #include "x11proxy/model/ModelJson.hpp"
 #include "x11proxy/proxy/ControlSocket.hpp"
 #include "x11proxy/proxy/ListenDisplay.hpp"
+#include "x11proxy/proxy/ProxyHook.hpp"
 #include "x11proxy/proxy/Session.hpp"
 
 namespace ckpt::x11 {
@@ -103,6 +104,7 @@ int runProxy(const ProxyOptions& opts) {
   int status = -1;
 
   std::list<Session> sessions;
+  ProxyHook hook(sessions, server);
   std::vector<pollfd> fds;
   std::vector<Session*> owners;
   while (status < 0 || !sessions.empty()) {
@@ -112,11 +114,12 @@ int runProxy(const ProxyOptions& opts) {
     fds.push_back({display.pathFd(), POLLIN, 0});
     fds.push_back({display.abstractFd(), POLLIN, 0});
     fds.push_back({control.fd(), POLLIN, 0});
+    fds.push_back({hook.fd(), POLLIN, 0});
     for (auto& s : sessions) {
       fds.push_back({s.clientFd(), s.clientEvents(), 0});
       owners.push_back(&s);
-      if (s.serverFd() >= 0) {
-        fds.push_back({s.serverFd(), s.serverEvents(), 0});
+      if (s.pollServerFd() >= 0) {
+        fds.push_back({s.pollServerFd(), s.serverEvents(), 0});
         owners.push_back(&s);
       }
     }
@@ -158,10 +161,11 @@ int runProxy(const ProxyOptions& opts) {
       else if (conn)
         ControlSocket::reply(conn, {{"ok", false}, {"error", "unknown request"}});
     }
+    if (fds[4].revents & POLLIN) hook.dispatch();
     std::vector<Session*> done;
-    for (std::size_t i = 4; i < fds.size(); ++i) {
+    for (std::size_t i = 5; i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
-      Session* s = owners[i - 4];
+      Session* s = owners[i - 5];
       bool alive =
           fds[i].fd == s->clientFd() ? s->onClient(fds[i].revents) : s->onServer(fds[i].revents);
       if (!alive) done.push_back(s);

@@ -31,7 +31,7 @@ Session::Session(UniqueFd client, std::string cookie, ServerAddress server)
 
 short Session::clientEvents() const {
   short ev = 0;
-  if (!clientEof_ && !toServer_.full() && !refused_) ev |= POLLIN;
+  if (!clientEof_ && !toServer_.full() && !refused_ && !checkpoint_) ev |= POLLIN;
   if (toClient_.pendingWrite()) ev |= POLLOUT;
   return ev;
 }
@@ -60,7 +60,7 @@ bool Session::onClient(short revents) {
     if (!toClient_.flush(client_.get())) clientEof_ = true;
     if (refused_ && !toClient_.pendingWrite()) return false;
   }
-  if (upstream_ && !toServer_.flush(serverFd())) serverEof_ = true;
+  if (upstream_ && !checkpoint_ && !toServer_.flush(serverFd())) serverEof_ = true;
   return !finished();
 }
 

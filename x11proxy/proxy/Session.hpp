@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "x11proxy/proto/Translator.hpp"
 #include "x11proxy/proxy/Stream.hpp"
 #include "x11proxy/proxy/Upstream.hpp"
+#include "x11proxy/reattach/ServerFetch.hpp"
 
 namespace ckpt::x11 {
 
@@ -31,6 +33,9 @@ class Session {
   Session(UniqueFd client, std::string cookie, ServerAddress server);
   int clientFd() const { return client_.get(); }
   int serverFd() const { return upstream_ ? upstream_->fd() : -1; }
+  // What to poll: nothing of the server while a checkpoint holds the session
+  // (after a restore its old connection is a dead socket until reattach()).
+  int pollServerFd() const { return checkpoint_ ? -1 : serverFd(); }
   short clientEvents() const;
   short serverEvents() const;
   // Handle readiness; false once the session is over.
@@ -47,6 +52,17 @@ class Session {
   // does not answer). Returns warnings about state that came back incomplete.
   std::vector<std::string> moveTo(const ServerAddress& to);
 
+  // A checkpoint: everything the client sent is answered, what only the
+  // server knows is read and kept in this process (so the image holds it),
+  // and the session stops reading its client until forgetCheckpoint() (the
+  // dump is over and the program goes on) or reattach() (it was restored).
+  void prepareCheckpoint();
+  void forgetCheckpoint() { checkpoint_.reset(); }
+  bool heldByCheckpoint() const { return checkpoint_.has_value(); }
+  // After a restore: the state saved at prepareCheckpoint() is made again on
+  // the server at `to`, and the session goes on there.
+  std::vector<std::string> reattach(const ServerAddress& to);
+
  private:
   bool handshake();
   void refuse(const std::string& reason);
@@ -60,6 +76,9 @@ class Session {
   // Sends everything the client sent to the old server and waits until the
   // old server has answered all of it.
   void drain();
+  // Connects to `to`, maps the client's view onto it, replays the model
+  // with `fetched`, and makes it the session's server.
+  std::vector<std::string> switchTo(const ServerAddress& to, const FetchedState& fetched);
 
   UniqueFd client_;
   std::string cookie_;
@@ -72,6 +91,7 @@ class Session {
   Translator translator_;
   SequenceMap sequences_;
   std::map<std::uint64_t, std::function<void(std::span<const std::uint8_t>)>> ownReplies_;
+  std::optional<FetchedState> checkpoint_;
 };
 
 }  // namespace ckpt::x11

@@ -51,15 +51,33 @@ void Session::drain() {
 
 std::vector<std::string> Session::moveTo(const ServerAddress& to) {
   if (!ready()) throw Error("x11: the connection is still being set up");
-  // 1. Everything the client sent reaches the old server and is answered;
-  // from here until the switch the client's requests wait in its socket.
+  // Everything the client sent reaches the old server and is answered; from
+  // here until the switch the client's requests wait in its socket.
   drain();
-  // 2. What only the old server knows, over a connection of the proxy's own.
+  // What only the old server knows, over a connection of the proxy's own.
   Upstream side(server_.display, server_.xauthority);
-  FetchedState fetched = fetchFromServer(side, tracker_.model(), translator_);
+  return switchTo(to, fetchFromServer(side, tracker_.model(), translator_));
+}
 
-  // 3. The new server, and the client's view mapped onto it. Nothing on
-  // either server has changed yet: every check that can fail comes here.
+void Session::prepareCheckpoint() {
+  if (!ready()) throw Error("x11: a connection is still being set up: try again");
+  drain();
+  Upstream side(server_.display, server_.xauthority);
+  checkpoint_ = fetchFromServer(side, tracker_.model(), translator_);
+}
+
+std::vector<std::string> Session::reattach(const ServerAddress& to) {
+  if (!checkpoint_) throw Error("x11: reattach without a checkpoint");
+  FetchedState saved = std::move(*checkpoint_);
+  checkpoint_.reset();
+  // The connection the image holds is closed: whatever it still buffered
+  // from the old server is gone with it.
+  return switchTo(to, saved);
+}
+
+std::vector<std::string> Session::switchTo(const ServerAddress& to, const FetchedState& fetched) {
+  // The new server, and the client's view mapped onto it. Nothing on either
+  // server has changed yet: every check that can fail comes here.
   auto next = std::make_unique<Upstream>(to.display, to.xauthority);
   xcb_connection_t* c = next->xcb();
   const ServerView& view = next->view();
@@ -99,9 +117,9 @@ std::vector<std::string> Session::moveTo(const ServerAddress& to) {
   if (xcb_connection_has_error(c)) throw Error("x11: the connection to " + to.display + " failed");
 
   ReplayPlan plan = planReplay({tracker_.model(), clientView_, fetched, view});
-  for (auto& w : fetched.warnings) plan.warnings.push_back(std::move(w));
+  for (const auto& w : fetched.warnings) plan.warnings.push_back(w);
 
-  // 4. The switch: the old connection closes (the old server destroys what
+  // The switch: the old connection closes (the old server destroys what
   // the client made there), the replay goes first on the new one.
   std::uint32_t nextClientAtom = 69;
   for (const auto& [mine, name] : fetched.atomNames)

@@ -2,6 +2,7 @@
 #include "x11proxy/proxy/Upstream.hpp"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <optional>
@@ -41,6 +42,15 @@ void widenBuffers(int fd) {
 }
 
 }  // namespace
+
+std::string defaultXauthority() {
+  if (const char* x = std::getenv("XAUTHORITY"); x && *x) return x;
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    std::string path = std::string(home) + "/.Xauthority";
+    if (::access(path.c_str(), R_OK) == 0) return path;
+  }
+  return "";
+}
 
 Upstream::Upstream(std::string display, std::string xauthority)
     : display_(std::move(display)), xauthority_(std::move(xauthority)) {

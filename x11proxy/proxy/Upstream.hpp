@@ -14,6 +14,10 @@
 
 namespace ckpt::x11 {
 
+// The credentials file libxcb would use here ("" when there is none):
+// $XAUTHORITY, else ~/.Xauthority.
+std::string defaultXauthority();
+
 class Upstream {
  public:
   // `display` like ":1"; `xauthority` the credentials file ("": the environment's).

@@ -1,0 +1,98 @@
+// A lone X client checkpointed without its server: `ckpt dump` of a
+// `ckpt x11 run` tree (the proxy drains and reads what only the server
+// knows through its hook), the server left behind, and `ckpt restore
+// --display` bringing the client back on another Xvfb, of another size,
+// with the same pixels and working input; a dump that leaves it running
+// lets it go on where it is.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+
+#include "X11Fixture.hpp"
+
+namespace ckpt::test {
+namespace {
+
+class X11Checkpoint : public X11TwoServers {
+ protected:
+  pid_t proxyPid() { return std::stoi(trimmed(readFile(pidfile()))); }
+
+  // dump --kill: the window leaves the server with the tree.
+  void dumpKill(const std::string& name, const std::string& image) {
+    pid_t pid = proxyPid();
+    auto tree = Harness::treePids(pid);
+    ASSERT_NO_FATAL_FAILURE(dump(pid, image, true));
+    // The Xvfbs are children of the test too: reap the tree alone.
+    for (pid_t p : tree) {
+      auto st = h.waitExit(p);
+      ASSERT_TRUE(st.kind == ExitStatus::Signaled) << "pid " << p << " " << st.describe();
+      ASSERT_FALSE(pidExists(p)) << "pid " << p << " is still taken";
+    }
+    EXPECT_TRUE(waitUntil([&] { return windowId(name).empty(); }))
+        << name << " is still on :" << display_ << " after dump --kill";
+  }
+
+  // restore --detach --display :other_; the same root pid comes back.
+  void restoreOnOther(const std::string& image) {
+    auto r = h.runCkpt({"restore", image, "--detach", "--display", ":" + other_});
+    ASSERT_TRUE(r.status.ok()) << r.describe();
+    proxy_ = parsePidLine(r.out);
+    ASSERT_GT(proxy_, 0) << r.describe();
+  }
+};
+
+TEST_F(X11Checkpoint, XlogoComesBackOnAnotherServerWithTheSamePixels) {
+  startProxied({systemProgram("xlogo"), "-geometry", "120x120+10+10"});
+  std::string id = waitWindow("xlogo");
+  ASSERT_FALSE(id.empty());
+  std::string before = stablePixels(id);
+  std::string image = h.dir() + "/xlogo.img";
+  ASSERT_NO_FATAL_FAILURE(dumpKill("xlogo", image));
+  auto inspect = h.runCkpt({"inspect", image, "--json"});
+  EXPECT_NE(inspect.out.find("ckpt-hook:x11-proxy"), std::string::npos) << inspect.describe();
+
+  ASSERT_NO_FATAL_FAILURE(restoreOnOther(image));
+  std::string there = waitWindowOn(other_, "xlogo");
+  ASSERT_FALSE(there.empty()) << h.log();
+  EXPECT_TRUE(showsEventually(other_, there, before)) << "xlogo looks different after restore";
+  // The restored proxy still serves: the client moves on live.
+  std::string back = moveWindow("xlogo", other_, display_);
+  ASSERT_FALSE(back.empty());
+  EXPECT_TRUE(showsEventually(display_, back, before));
+}
+
+TEST_F(X11Checkpoint, XtermComesBackAndTakesInput) {
+  std::string out = h.workDir() + "/typed";
+  std::string id = startXtermWithBash();
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(typeLine(display_, id, "x=before-the-dump"));
+  std::string before = stablePixels(id);
+  std::string image = h.dir() + "/xterm.img";
+  ASSERT_NO_FATAL_FAILURE(dumpKill("xterm", image));
+
+  ASSERT_NO_FATAL_FAILURE(restoreOnOther(image));
+  std::string there = waitWindowOn(other_, "xterm");
+  ASSERT_FALSE(there.empty()) << h.log();
+  EXPECT_TRUE(showsEventually(other_, there, before)) << "xterm looks different after restore";
+  // The shell inside kept its variable; the keyboard reaches it on the new server.
+  ASSERT_TRUE(typeLine(other_, there, "echo $x >" + out));
+  EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "before-the-dump\n"; }))
+      << "the restored xterm never ran what was typed: '" << readFile(out) << "'";
+}
+
+TEST_F(X11Checkpoint, ADumpThatLeavesItRunningLetsItGoOn) {
+  std::string out = h.workDir() + "/typed";
+  std::string id = startXtermWithBash();
+  ASSERT_FALSE(id.empty());
+  std::string before = stablePixels(id);
+  ASSERT_NO_FATAL_FAILURE(dump(proxyPid(), h.dir() + "/live.img", false));
+  EXPECT_EQ(windowId("xterm"), id);
+  EXPECT_TRUE(showsEventually(display_, id, before));
+  ASSERT_TRUE(typeLine(display_, id, "echo after-the-dump >" + out));
+  EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "after-the-dump\n"; }))
+      << "xterm stopped taking input after the dump: '" << readFile(out) << "'";
+}
+
+}  // namespace
+}  // namespace ckpt::test
