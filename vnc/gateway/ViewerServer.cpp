@@ -60,6 +60,8 @@ ViewerServer::ViewerServer(const ViewerServerOptions& opts,
   screen_->kbdAddEvent = key;
   screen_->ptrAddEvent = pointer;
   screen_->alwaysShared = TRUE;
+  // The desktop's picture already holds Xvnc's cursor: none of libvncserver's own.
+  screen_->cursor = nullptr;
   screen_->autoPort = FALSE;
   screen_->port = opts.port;
   screen_->ipv6port = opts.port;

@@ -80,7 +80,9 @@ class DesktopLink {
     if (::stat(socket_.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) return false;
     std::unique_ptr<RfbConnection> c;
     try {
-      c = std::make_unique<RfbConnection>(Address{"", 0, socket_}, "");
+      // A connection made while the desktop is being restored can go
+      // unanswered: give up soon and try again.
+      c = std::make_unique<RfbConnection>(Address{"", 0, socket_}, "", std::chrono::seconds(1));
     } catch (const Error& e) {
       log::debug("vnc run: desktop not back yet: {}", e.what());
       return false;
