@@ -12,6 +12,9 @@
 #include <fstream>
 #include <set>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "CkptTest.hpp"
 #include "Programs.hpp"
 #include "VncDesktop.hpp"
@@ -33,13 +36,25 @@ class Vnc : public CkptTest {
   }
 
   // dump --kill; the tree's pids free again (its parent, the gateway, reaps
-  // them); restore --detach keeps the root's pid.
-  void killAndRestore(VncDesktop& d, const std::string& img) {
-    auto r = h.runCkpt({"dump", std::to_string(d.root()), "-o", img, "--kill"});
+  // them); restore --detach keeps the root's pid. `figures`: dump and
+  // restore times and the image's size, for the record.
+  void killAndRestore(VncDesktop& d, const std::string& img, std::string* figures = nullptr) {
+    auto r = h.runCkpt({"dump", std::to_string(d.root()), "-o", img, "--kill", "--json"});
     ASSERT_TRUE(r.status.ok()) << r.describe();
+    auto dumped = nlohmann::json::parse(r.out);
     ASSERT_TRUE(waitGone(d.tree())) << "the dumped desktop's processes are still there";
-    pid_t restored;
-    ASSERT_NO_FATAL_FAILURE(restoreDetached(img, d.root(), &restored));
+    r = h.runCkpt({"restore", img, "--detach", "--json"});
+    ASSERT_TRUE(r.status.ok()) << r.describe();
+    auto restored = nlohmann::json::parse(r.out);
+    ASSERT_EQ(restored["root"].get<pid_t>(), d.root()) << r.describe();
+    if (figures) {
+      uint64_t bytes = 0;
+      for (const auto& e : std::filesystem::directory_iterator(img)) bytes += e.file_size();
+      *figures =
+          fmt::format("dump --kill {:.0f} ms, {} processes, image {:.1f} MiB; restore {:.0f} ms",
+                      dumped["total_ms"].get<double>(), dumped["processes"].get<int>(),
+                      double(bytes) / (1 << 20), restored["restore_ms"].get<double>());
+    }
   }
 
   // Types a command into the xterm that creates a file; waits for the file.
@@ -81,7 +96,8 @@ TEST_F(Vnc, ViewerStaysConnectedAcrossDumpAndRestore) {
   ASSERT_TRUE(viewer.waitFullFrame(20s)) << "no first frame through the gateway";
   EXPECT_EQ(comparePictures(before, viewer.frame(), "viewer-before"), "");
   const auto t0 = std::chrono::steady_clock::now();
-  ASSERT_NO_FATAL_FAILURE(killAndRestore(d, h.imageDir()));
+  std::string figures;
+  ASSERT_NO_FATAL_FAILURE(killAndRestore(d, h.imageDir(), &figures));
   ASSERT_TRUE(viewer.waitFullFrame(20s))
       << "the connected viewer got no whole frame after the restore";
   const double frozenMs =
@@ -89,9 +105,10 @@ TEST_F(Vnc, ViewerStaysConnectedAcrossDumpAndRestore) {
   EXPECT_EQ(comparePictures(before, viewer.frame(), "viewer-after"), "")
       << "the viewer sees another picture after the restore";
   std::printf(
-      "[ figures  ] a viewer connected through the gateway saw the desktop frozen for "
-      "%.0f ms (dump --kill, restore --detach, reconnect, whole frame)\n",
-      frozenMs);
+      "[ figures  ] 800x600 desktop (twm, xterm, xlogo, xcalc): %s; a viewer connected "
+      "through the gateway saw it frozen for %.0f ms (dump --kill, restore --detach, "
+      "reconnect, whole frame)\n",
+      figures.c_str(), frozenMs);
   ASSERT_NO_FATAL_FAILURE(expectTyping(viewer, "typed-by-the-same-viewer"));
 }
 

@@ -84,7 +84,7 @@ char* RfbConnection::password(rfbClient* c) {
 }
 
 RfbConnection::RfbConnection(const Address& address, const std::string& pw,
-                             std::chrono::seconds timeout)
+                             std::chrono::seconds handshake, std::chrono::seconds stall)
     : address_(address), password_(pw) {
   rfbClientLog = clientLog;
   rfbClientErr = clientErr;
@@ -100,8 +100,8 @@ RfbConnection::RfbConnection(const Address& address, const std::string& pw,
   c->FinishedFrameBufferUpdate = updateDone;
   c->GetPassword = password;
   c->canHandleNewFBSize = TRUE;
-  c->connectTimeout = unsigned(timeout.count());
-  c->readTimeout = unsigned(timeout.count());
+  c->connectTimeout = unsigned(handshake.count());
+  c->readTimeout = unsigned(handshake.count());
   c->appData.shareDesktop = TRUE;
   // The server draws the cursor into the picture (no cursor pseudo-encoding):
   // snapshots then show what a person sees. Lossless encodings only: the
@@ -124,6 +124,7 @@ RfbConnection::RfbConnection(const Address& address, const std::string& pw,
     throw Error(fmt::format("VNC {}: cannot connect: {}", address.describe(),
                             lastError.empty() ? std::string("no answer") : lastError));
   }
+  c->readTimeout = unsigned(stall.count());
   c_ = c;
 }
 

@@ -19,9 +19,12 @@ namespace ckpt::vnc {
 class RfbConnection {
  public:
   // Connects, authenticates (VNC password when the server asks for one) and
-  // asks for a whole frame. Throws Error naming the address and what failed.
+  // asks for a whole frame, all within `handshake`. Throws Error naming the
+  // address and what failed. Afterwards a message must not stall longer
+  // than `stall` once it has begun.
   RfbConnection(const Address& address, const std::string& password,
-                std::chrono::seconds timeout = std::chrono::seconds(5));
+                std::chrono::seconds handshake = std::chrono::seconds(5),
+                std::chrono::seconds stall = std::chrono::seconds(10));
   ~RfbConnection();
   RfbConnection(const RfbConnection&) = delete;
   RfbConnection& operator=(const RfbConnection&) = delete;
