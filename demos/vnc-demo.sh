@@ -6,19 +6,9 @@
 # Run `make demo-vnc` (or this script after `make`) from the repository root, as root.
 set -euo pipefail
 
-# A child subreaper (kept across exec) reaps what the desktop leaves at once.
-if [[ -z ${CKPT_DEMO_SUBREAPER:-} ]]; then
-  export CKPT_DEMO_SUBREAPER=1
-  exec python3 -c '
-import ctypes, os, sys
-if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-    sys.exit("vnc-demo: PR_SET_CHILD_SUBREAPER failed")
-os.execv("/bin/bash", ["bash"] + sys.argv[1:])' "$0" "$@"
-fi
+DEMO=vnc-demo
+source "$(dirname "$0")/common.sh" "$@"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-ckpt=${CKPT:-$root/build/bin/ckpt}
-[[ $ckpt == /* ]] || ckpt=$root/$ckpt
 out=$(realpath -m "${OUT:-vnc-demo}")
 mkdir -p "$out"
 work=$(mktemp -d /tmp/ckpt-vnc-demo-XXXXXX)
@@ -29,12 +19,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step=0
-bold= plain=
-[[ -t 1 ]] && bold=$'\033[1m' plain=$'\033[0m'
-say() { step=$((step + 1)); printf '\n%s== %d. %s%s\n' "$bold" "$step" "$*" "$plain"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-die() { printf 'vnc-demo: FAILED: %s\n' "$*" >&2; exit 1; }
 # Waits up to $1 tenths of a second for the command after it to succeed.
 wait_for() {
   local n=$1 i
