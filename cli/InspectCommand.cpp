@@ -149,6 +149,9 @@ void printText(const std::string& dir, const Image& img, const DiskUsage& du,
              plural(img.pipes.size(), "pipe", "pipes"));
   fmt::print("  size {} in {} {} ({} on disk); checksums verified\n", humanBytes(du.bytes),
              du.files, plural(du.files, "file", "files"), humanBytes(du.disk));
+  for (const auto& a : img.attachments)
+    fmt::print("  {} stored ({}, {}){}\n", a.name, a.file, humanBytes(a.size),
+               a.name == "thumbnail" ? "; `ckpt inspect DIR --thumbnail FILE` writes it out" : "");
 
   fmt::print("\nprocesses\n");
   for (const auto& [p, depth] : order) {
@@ -245,6 +248,10 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
   out["root_pid"] = img.root_pid;
   out["size_bytes"] = du.bytes;
   out["disk_bytes"] = du.disk;
+  nlohmann::json attachments = nlohmann::json::array();
+  for (const auto& a : img.attachments)
+    attachments.push_back({{"name", a.name}, {"file", a.file}, {"size", a.size}});
+  out["attachments"] = std::move(attachments);
   out["files_in_image"] = du.files;
   out["verified"] = true;
 
