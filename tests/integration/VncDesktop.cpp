@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <stdexcept>
 
@@ -53,14 +54,15 @@ int freePort() {
   return ntohs(a.sin_port);
 }
 
+// Every window of the session is mapped and viewable (twm has framed it):
+// xwininfo alone would list windows that are created but not yet shown.
 bool windowsShown(int display) {
-  int rc =
-      system(("DISPLAY=:" + std::to_string(display) +
-              " xwininfo -root -tree 2>/dev/null | grep -q '\"xcalc\"' && DISPLAY=:" +
-              std::to_string(display) + " xwininfo -root -tree | grep -q '\"xlogo\"' && DISPLAY=:" +
-              std::to_string(display) + " xwininfo -root -tree | grep -q '\"xterm\"'")
-                 .c_str());
-  return rc == 0;
+  for (const char* cls : {"xterm", "xlogo", "xcalc"}) {
+    std::string cmd = "DISPLAY=:" + std::to_string(display) +
+                      " xdotool search --onlyvisible --class " + cls + " >/dev/null 2>&1";
+    if (system(cmd.c_str()) != 0) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -167,7 +169,10 @@ vnc::Frame VncDesktop::stillPicture() const {
   if (!waitUntil(
           [&] {
             vnc::Frame now = direct();
-            bool same = now == last;
+            // The same twice, and drawn: a screen of one colour is not yet.
+            bool drawn = std::any_of(now.rgb.begin(), now.rgb.end(),
+                                     [&](uint8_t v) { return v != now.rgb.front(); });
+            bool same = drawn && now == last;
             last = std::move(now);
             return same;
           },
