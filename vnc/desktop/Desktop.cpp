@@ -127,13 +127,10 @@ Desktop startDesktop(const DesktopOptions& opts) {
   // (-rfbport -1): viewers come in through the gateway only.
   std::vector<std::string> xvnc{"Xvnc"};
   if (opts.display >= 0) xvnc.push_back(fmt::format(":{}", opts.display));
-  for (std::string a :
-       {"-displayfd", "3", "-rfbunixpath", "", "-rfbport", "-1", "-SecurityTypes", "None",
-        "-AlwaysShared", "-geometry", "", "-depth", "", "-desktop", "ckpt", "-nolisten", "tcp"})
-    xvnc.push_back(a);
-  xvnc[4 + (opts.display >= 0)] = d.rfbSocket;
-  xvnc[11 + (opts.display >= 0)] = opts.geometry;
-  xvnc[13 + (opts.display >= 0)] = std::to_string(opts.depth);
+  xvnc.insert(xvnc.end(),
+              {"-displayfd", std::to_string(kDisplayFd), "-rfbunixpath", d.rfbSocket, "-rfbport",
+               "-1", "-SecurityTypes", "None", "-AlwaysShared", "-geometry", opts.geometry,
+               "-depth", std::to_string(opts.depth), "-desktop", "ckpt", "-nolisten", "tcp"});
   // twm's built-in configuration asks for fonts that a minimal system lacks
   // (it exits then) and places windows by hand: the default session runs it
   // with this file, which sessions of one's own may use too ($CKPT_VNC_DIR).

@@ -219,7 +219,9 @@ int runVnc(const VncRunOptions& opts) {
   } stopOnError{root, signals};
 
   if (!opts.pidfile.empty()) {
-    std::ofstream(opts.pidfile) << root << "\n";
+    std::ofstream out(opts.pidfile);
+    if (!(out << root << "\n") || !out.flush())
+      throw Error(fmt::format("vnc run: cannot write the pidfile {}", opts.pidfile));
   }
 
   ViewerServer* serverPtr = nullptr;
