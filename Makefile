@@ -3,6 +3,7 @@
 #   make check        build, then run every test (J=2 to run two at a time)
 #   make demo         build, then run the main demo (demos/tmux-demo.sh)
 #   make demo-process build, then run the process demo (demos/run-demo.sh)
+#   make demo-vnc     build, then run the VNC desktop demo (demos/vnc-demo.sh)
 #   make bench        build, then run the benchmarks (build/bin/bench_*)
 #   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
 #   make deb          build a Debian package (build/ckpt_VERSION_amd64.deb)
@@ -25,7 +26,7 @@ CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps configure build check demo demo-process bench install deb format clean fuzz
+.PHONY: all deps configure build check demo demo-process demo-vnc bench install deb format clean fuzz
 
 all: build
 
@@ -50,6 +51,9 @@ demo: build
 
 demo-process: build
 	CKPT=$(BUILD)/bin/ckpt demos/run-demo.sh
+
+demo-vnc: build
+	CKPT=$(BUILD)/bin/ckpt demos/vnc-demo.sh
 
 bench: build
 	@set -e; found=0; for b in $(BUILD)/bin/bench_*; do \

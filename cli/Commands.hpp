@@ -50,13 +50,32 @@ struct X11MoveOptions {
   bool json = false;
 };
 
+struct VncRunOptions {
+  int display = -1;  // --display :N (-1: the first free one)
+  int rfbport = -1;  // --rfbport P (-1: 5900 + N)
+  std::string geometry = "1024x768";
+  int depth = 24;
+  std::string passwordFile;  // --password-file F
+  std::string pidfile;       // --pidfile F
+  std::vector<std::string> session;
+};
+
+struct VncSnapshotOptions {
+  std::string address;  // :N, HOST:PORT or a unix socket path
+  std::string output;   // -o out.png
+  std::string passwordFile;
+};
+
 int dumpCommand(const DumpOptions& opts);
 int restoreCommand(const RestoreOptions& opts);
-int inspectCommand(const std::string& dir, bool json);
+// thumbnail: write the image's thumbnail there ("" for none).
+int inspectCommand(const std::string& dir, bool json, const std::string& thumbnail = "");
 int lsCommand(const std::string& folder, bool json);
 int checkCommand(bool json);
 int runCommand(const RunOptions& opts);
 int x11RunCommand(const X11RunOptions& opts);
 int x11MoveCommand(const X11MoveOptions& opts);
+int vncRunCommand(const VncRunOptions& opts);
+int vncSnapshotCommand(const VncSnapshotOptions& opts);
 
 }  // namespace ckpt::cli

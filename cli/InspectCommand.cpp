@@ -149,6 +149,9 @@ void printText(const std::string& dir, const Image& img, const DiskUsage& du,
              plural(img.pipes.size(), "pipe", "pipes"));
   fmt::print("  size {} in {} {} ({} on disk); checksums verified\n", humanBytes(du.bytes),
              du.files, plural(du.files, "file", "files"), humanBytes(du.disk));
+  for (const auto& a : img.attachments)
+    fmt::print("  {} stored ({}, {}){}\n", a.name, a.file, humanBytes(a.size),
+               a.name == "thumbnail" ? "; `ckpt inspect DIR --thumbnail FILE` writes it out" : "");
 
   fmt::print("\nprocesses\n");
   for (const auto& [p, depth] : order) {
@@ -245,6 +248,10 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
   out["root_pid"] = img.root_pid;
   out["size_bytes"] = du.bytes;
   out["disk_bytes"] = du.disk;
+  nlohmann::json attachments = nlohmann::json::array();
+  for (const auto& a : img.attachments)
+    attachments.push_back({{"name", a.name}, {"file", a.file}, {"size", a.size}});
+  out["attachments"] = std::move(attachments);
   out["files_in_image"] = du.files;
   out["verified"] = true;
 
@@ -329,11 +336,33 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
   std::fputc('\n', stdout);
 }
 
+// Copies the (verified) thumbnail attachment to `out`.
+void writeThumbnail(const std::string& dir, const Image& img, const std::string& out) {
+  const image::Attachment* a = nullptr;
+  for (const auto& at : img.attachments)
+    if (at.name == "thumbnail") a = &at;
+  if (!a)
+    throw Error(
+        fmt::format("image {} holds no thumbnail (only dumps of a VNC desktop, `ckpt vnc "
+                    "run`, store one)",
+                    dir));
+  std::error_code ec;
+  std::filesystem::copy_file(dir + "/" + a->file, out,
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec)
+    throw Error(
+        fmt::format("inspect: cannot write the thumbnail of {} to {}: {}", dir, out, ec.message()));
+}
+
 }  // namespace
 
-int inspectCommand(const std::string& dir, bool json) {
+int inspectCommand(const std::string& dir, bool json, const std::string& thumbnail) {
   const Image img = image::readImage(dir);
   image::verifyImage(dir, img);
+  if (!thumbnail.empty()) {
+    writeThumbnail(dir, img, thumbnail);
+    return 0;
+  }
   const DiskUsage du = diskUsage(dir);
   std::map<int, const FileDesc*> files;
   for (const auto& f : img.files) files.emplace(f.id, &f);

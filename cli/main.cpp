@@ -8,10 +8,12 @@
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 #include "tty/Register.hpp"
+#include "vnc/layer/VncLayer.hpp"
 
 int main(int argc, char** argv) {
   using namespace ckpt;
   tty::registerWithCore();
+  vnc::registerWithCore();
   CLI::App app{"ckpt: checkpoint and restore interactive Linux sessions", "ckpt"};
   app.require_subcommand(1);
   app.set_version_flag("--version", CKPT_VERSION);
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   ckpt restore vim.img --shell-job        vim again, in this terminal
   ckpt run -- vim notes.txt               vim on a terminal ckpt can repaint exactly
   ckpt x11 run -- xterm                   an X client ckpt can follow (proxy)
+  ckpt vnc run --pidfile d.pid            a VNC desktop ckpt can hibernate whole
   ckpt ls                                 the images here
 
 Exit status: 0 success; 1 failure (the message names what failed and on
@@ -134,9 +137,13 @@ exits with the restored root's status (128+N if killed by signal N).
 
   std::string inspectDir;
   bool inspectJson = false;
+  std::string inspectThumbnail;
   auto* inspectCmd = app.add_subcommand("inspect", "Show what an image holds");
   inspectCmd->add_option("dir", inspectDir, "Image directory")->required();
   inspectCmd->add_flag("--json", inspectJson, "Machine-readable output");
+  inspectCmd->add_option("--thumbnail", inspectThumbnail,
+                         "Write the image's thumbnail of the screen (a VNC desktop's) to this PNG "
+                         "file");
 
   std::string lsDir = ".";
   bool lsJson = false;
@@ -205,6 +212,59 @@ itself does not notice. The proxy reaches the new server with XAUTHORITY (or
 the new server too. Extensions the proxy cannot carry (MIT-SHM, GLX, XKEYBOARD,
 XInputExtension, RANDR, ...) are hidden from the client from the start.)help");
 
+  cli::VncRunOptions vncRun;
+  cli::VncSnapshotOptions vncSnap;
+  auto* vncCmd = app.add_subcommand("vnc", "VNC desktops that ckpt hibernates whole");
+  vncCmd->require_subcommand(1);
+  auto* vncRunCmd = vncCmd->add_subcommand(
+      "run", "Start a VNC desktop (Xvnc and SESSION) behind a gateway that viewers connect to");
+  vncRunCmd->add_option_function<std::string>(
+      "--display",
+      [&](const std::string& d) {
+        int n = -1, used = 0;
+        if (std::sscanf(d.c_str(), ":%d%n", &n, &used) != 1 || size_t(used) != d.size() || n < 0 ||
+            n > 32767)
+          throw CLI::ValidationError("--display", "expected :N, got '" + d + "'");
+        vncRun.display = n;
+      },
+      "X display :N of the desktop (default: the first free one)");
+  vncRunCmd->add_option("--rfbport", vncRun.rfbport, "Port viewers connect to (default 5900+N)")
+      ->check(CLI::Range(1, 65535));
+  vncRunCmd->add_option("--geometry", vncRun.geometry, "Screen size WxH (default 1024x768)");
+  vncRunCmd->add_option("--depth", vncRun.depth, "Colour depth: 16, 24 (default) or 32");
+  vncRunCmd->add_option("--password-file", vncRun.passwordFile,
+                        "Viewers must give the password on this file's first line (VNC "
+                        "authentication: its first 8 characters count); without it, no "
+                        "password and viewers from this machine only");
+  vncRunCmd->add_option("--pidfile", vncRun.pidfile,
+                        "Write the desktop's pid (the root of the tree to dump) to this file");
+  vncRunCmd->add_option("session", vncRun.session,
+                        "SESSION [ARGS...] run on the desktop, after -- (default: twm and an "
+                        "xterm)");
+  vncRunCmd->positionals_at_end();
+  vncRunCmd->footer(R"help(Examples:
+  ckpt vnc run --pidfile /tmp/desk.pid -- startxfce4
+  vncviewer localhost:5901                  (the port is printed at start)
+  ckpt dump "$(cat /tmp/desk.pid)" -o desk.img --kill
+  ckpt restore desk.img --detach            viewers see the same desktop again
+
+The desktop (Xvnc and SESSION) is one tree, a child of ckpt vnc run, that
+`ckpt dump` saves whole. ckpt vnc run itself is the gateway: viewers stay
+connected to it while the desktop is dumped, killed and restored (they see
+the last picture until it is back), and it reconnects to the desktop by
+itself. It exits with SESSION's status when SESSION ends by itself, and
+stops the desktop on Ctrl-C (SIGINT), SIGTERM or SIGHUP. A desktop killed by
+a dump keeps it waiting for the restore.)help");
+  auto* vncSnapCmd =
+      vncCmd->add_subcommand("snapshot", "Save a picture of a VNC desktop (over RFB) as PNG");
+  vncSnapCmd
+      ->add_option("address", vncSnap.address,
+                   ":N (port 5900+N here), HOST:PORT, or the path of a unix socket")
+      ->required();
+  vncSnapCmd->add_option("-o,--output", vncSnap.output, "PNG file to write")->required();
+  vncSnapCmd->add_option("--password-file", vncSnap.passwordFile,
+                         "The VNC password, on this file's first line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -218,12 +278,14 @@ XInputExtension, RANDR, ...) are hidden from the client from the start.)help");
   try {
     if (*dumpCmd) return cli::dumpCommand(dump);
     if (*restoreCmd) return cli::restoreCommand(restore);
-    if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson);
+    if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson, inspectThumbnail);
     if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
     if (*checkCmd) return cli::checkCommand(checkJson);
     if (*runCmd) return cli::runCommand(run);
     if (*x11RunCmd) return cli::x11RunCommand(x11run);
     if (*x11MoveCmd) return cli::x11MoveCommand(x11move);
+    if (*vncRunCmd) return cli::vncRunCommand(vncRun);
+    if (*vncSnapCmd) return cli::vncSnapshotCommand(vncSnap);
   } catch (const Error& e) {
     std::fprintf(stderr, "ckpt: %s: %s\n", app.get_subcommands().front()->get_name().c_str(),
                  e.what());

@@ -4,28 +4,9 @@
 # script after `make`) from the repository root, as root.
 set -euo pipefail
 
-# Become a child subreaper (a setting kept across exec): the demo's processes
-# that lose their parent come to this shell, which reaps them at once. Pid 1
-# here is slow to reap, and a pid held by a zombie cannot be restored.
-if [[ -z ${CKPT_DEMO_SUBREAPER:-} ]]; then
-  export CKPT_DEMO_SUBREAPER=1
-  exec python3 -c '
-import ctypes, os, sys
-if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:  # PR_SET_CHILD_SUBREAPER
-    sys.exit("run-demo: PR_SET_CHILD_SUBREAPER failed")
-os.execv("/bin/bash", ["bash"] + sys.argv[1:])' "$0" "$@"
-fi
+DEMO=run-demo
+source "$(dirname "$0")/common.sh" "$@"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-ckpt=${CKPT:-$root/build/bin/ckpt}
-[[ $ckpt == /* ]] || ckpt=$root/$ckpt
-
-step=0
-bold= plain=
-[[ -t 1 ]] && bold=$'\033[1m' plain=$'\033[0m'
-say() { step=$((step + 1)); printf '\n%s== %d. %s%s\n' "$bold" "$step" "$*" "$plain"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-die() { printf 'run-demo: FAILED: %s\n' "$*" >&2; exit 1; }
 now_ms() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 alive() { [[ -e /proc/$1 ]] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
 last_value() { tail -n 1 "$work/counter.txt" 2>/dev/null || echo 0; }

@@ -5,30 +5,13 @@
 # `make demo` runs it (after the build); run from the repository root, as root.
 set -euo pipefail
 
-# A child subreaper (kept across exec), so the demo reaps what it orphans:
-# a pid held by an unreaped zombie cannot be restored.
-if [[ -z ${CKPT_DEMO_SUBREAPER:-} ]]; then
-  export CKPT_DEMO_SUBREAPER=1
-  exec python3 -c '
-import ctypes, sys, os
-if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) != 0:
-    sys.exit("tmux-demo: PR_SET_CHILD_SUBREAPER failed")
-os.execv("/bin/bash", ["bash"] + sys.argv[1:])' "$0" "$@"
-fi
+DEMO=tmux-demo
+source "$(dirname "$0")/common.sh" "$@"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-ckpt=${CKPT:-$root/build/bin/ckpt}
-[[ $ckpt == /* ]] || ckpt=$root/$ckpt
 work=$(mktemp -d /tmp/ckpt-tmux-demo.XXXXXX)
 sock=$work/tmux.sock
 trap 'tmux -S "$sock" kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
-step=0
-bold= plain=
-[[ -t 1 ]] && bold=$'\033[1m' plain=$'\033[0m'
-say() { step=$((step + 1)); printf '\n%s== %d. %s%s\n' "$bold" "$step" "$*" "$plain"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-die() { printf 'tmux-demo: FAILED: %s\n' "$*" >&2; exit 1; }
 t() { tmux -S "$sock" "$@"; }
 # Waits (up to 10 s) until window $1 shows the text $2.
 wait_for() {

@@ -7,8 +7,8 @@ extra=$(mktemp)
 trap 'rm -f "$extra"' EXIT
 {
   echo "[COMMANDS]"
-  for cmd in dump restore inspect ls check run "x11 run"; do
-    # shellcheck disable=SC2086 # "x11 run" is a command and its subcommand
+  for cmd in dump restore inspect ls check run "x11 run" "vnc run" "vnc snapshot"; do
+    # shellcheck disable=SC2086 # "x11 run", "vnc run": a command and its subcommand
     "$ckpt" $cmd --help >/dev/null 2>&1 || continue
     echo ".SS ckpt $cmd"
     echo ".nf"

@@ -23,7 +23,9 @@ PACKAGES=(
   # x11proxy layer: xcb and its protocol XML (tables generated at build time), the
   # clients its tests run, xdotool to type into them
   libxcb1-dev xcb-proto xterm xdotool
-  # vnc layer (to come):      tigervnc-standalone-server libvncserver-dev
+  # vnc layer: TigerVNC's Xvnc, libvncserver/libvncclient (the gateway, snapshots),
+  # libpng (thumbnails), and the window manager and clients of its desktops
+  tigervnc-standalone-server libvncserver-dev libpng-dev twm
 )
 
 missing=()

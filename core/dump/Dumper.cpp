@@ -22,6 +22,7 @@
 #include "core/image/ImageWriter.hpp"
 #include "core/ipc/FileLocks.hpp"
 #include "core/ipc/SysvIpc.hpp"
+#include "core/layers/Layer.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
@@ -74,7 +75,8 @@ void markOutsidePipeEnds(image::Image& img) {
 }  // namespace
 
 // The dump proper, between the hooks' pre-dump and resumed.
-static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& hooks) {
+static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& hooks,
+                              const std::vector<std::unique_ptr<LayerDump>>& layerDumps) {
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   auto t0 = Clock::now();
@@ -105,6 +107,12 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   DumpSummary sum;
   auto externals = req.externals;
   externals.insert(externals.end(), hooks.externals().begin(), hooks.externals().end());
+  std::vector<pid_t> frozenPids;
+  for (const auto& fp : freezer->processes()) frozenPids.push_back(fp.pid);
+  for (const auto& ld : layerDumps) {
+    auto more = ld->externals(frozenPids);
+    externals.insert(externals.end(), more.begin(), more.end());
+  }
   FdDumpContext fds{img, writer, {}, externals};
   fds.tcpClose = req.tcpClose;
   fds.shellJob = req.shellJob;
@@ -174,6 +182,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   sum.processes = img.processes.size();
   img.vdso_layout = vdsoLayout(img.processes.front());
   markOutsidePipeEnds(img);
+  for (const auto& ld : layerDumps) ld->beforeCommit(img, writer);
   auto tSaved = Clock::now();
   fault::point("dump.commit");
   writer.commit(img);
@@ -195,13 +204,17 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
 
 DumpSummary dumpTree(const DumpRequest& req) {
   checkDumpablePid(req.root);
+  std::vector<std::unique_ptr<LayerDump>> layerDumps;
+  for (Layer* layer : layers())
+    if (auto ld = layer->beginDump(req.root)) layerDumps.push_back(std::move(ld));
+  for (const auto& ld : layerDumps) ld->beforeFreeze();
   // Programs that take part (core/hooks/) get ready while the tree still
   // runs, and hear how the dump ended once it runs again.
   hooks::DumpHooks hooks(req.root, req.hookTimeout);
   try {
     hooks.preDump(std::filesystem::absolute(req.dir).string(), req.kill);
     fault::point("dump.hooks-pre-dump");
-    DumpSummary sum = dumpFrozen(req, hooks);
+    DumpSummary sum = dumpFrozen(req, hooks, layerDumps);
     fault::point("dump.hooks-resumed");
     hooks.succeeded(req.kill);
     return sum;

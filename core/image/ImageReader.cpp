@@ -283,6 +283,13 @@ void verifyImage(const std::string& dir, const Image& image) {
                           q.data_size));
     checkBlob(fmt::format("message queue {}", q.id), q.data_file, q.data_size, q.data_xxh3);
   }
+  std::set<std::string> attachments;
+  for (const Attachment& a : image.attachments) {
+    if (!attachments.insert(a.name).second)
+      corrupt(fmt::format("attachment {} given twice", a.name));
+    if (a.file.empty()) corrupt(fmt::format("attachment {} has no file", a.name));
+    checkBlob(fmt::format("attachment {}", a.name), a.file, a.size, a.xxh3);
+  }
   std::set<int> files;
   for (const FileDesc& f : image.files) {
     if (!files.insert(f.id).second) corrupt(fmt::format("open file {} given twice", f.id));

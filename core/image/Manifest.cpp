@@ -237,6 +237,8 @@ void enc(J& j, const Process& v);
 template <class J>
 void enc(J& j, const Hook& v);
 template <class J>
+void enc(J& j, const Attachment& v);
+template <class J>
 void enc(J& j, const SysvSemSet& v);
 template <class J>
 void enc(J& j, const SysvMessage& v);
@@ -497,6 +499,15 @@ void enc(J& j, const Hook& v) {
 }
 
 template <class J>
+void enc(J& j, const Attachment& v) {
+  j = J::object();
+  PUT(name);
+  PUT(file);
+  PUT(size);
+  PUT(xxh3);
+}
+
+template <class J>
 void enc(J& j, const SysvSemSet& v) {
   j = J::object();
   PUT(id);
@@ -561,6 +572,7 @@ void enc(J& j, const Image& v) {
   PUT(locks);
   PUT(hooks);
   PUT(layers);
+  PUT(attachments);
   PUT(processes);
 }
 
@@ -678,6 +690,7 @@ void dec(const json& v, const Ctx& c, Pipe& out);
 void dec(const json& v, const Ctx& c, SharedObject& out);
 void dec(const json& v, const Ctx& c, Process& out);
 void dec(const json& v, const Ctx& c, Hook& out);
+void dec(const json& v, const Ctx& c, Attachment& out);
 void dec(const json& v, const Ctx& c, SysvSemSet& out);
 void dec(const json& v, const Ctx& c, SysvMessage& out);
 void dec(const json& v, const Ctx& c, SysvMsgQueue& out);
@@ -949,6 +962,14 @@ void dec(const json& j, const Ctx& c, Hook& out) {
   GET(name);
 }
 
+void dec(const json& j, const Ctx& c, Attachment& out) {
+  requireObject(j, c);
+  GET(name);
+  GET(file);
+  GET(size);
+  GET(xxh3);
+}
+
 void dec(const json& j, const Ctx& c, SysvSemSet& out) {
   requireObject(j, c);
   GET(id);
@@ -1010,6 +1031,8 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(locks);
   GET(hooks);
   GET(layers);
+  // Added after format 1 was out: images without it have no attachments.
+  if (j.contains("attachments")) GET(attachments);
   GET(processes);
 }
 

@@ -285,6 +285,15 @@ struct Hook {
   std::string name;  // the abstract socket name, "ckpt-hook:..." (no leading NUL)
 };
 
+// A file a session layer stored in the image (a thumbnail of the screen),
+// checked like every other file of the image.
+struct Attachment {
+  std::string name;  // what it is, for the layer and for `ckpt inspect`: "thumbnail"
+  std::string file;  // its file inside the image
+  uint64_t size = 0;
+  uint64_t xxh3 = 0;
+};
+
 struct Image {
   int format_version = kFormatVersion;
   std::string ckpt_version;
@@ -304,6 +313,7 @@ struct Image {
   // What a session layer (tty/, x11proxy/, vnc/) saved about the tree, by
   // layer name; written and read by that layer alone. Objects.
   std::map<std::string, nlohmann::json> layers;
+  std::vector<Attachment> attachments;
 };
 
 }  // namespace ckpt::image

@@ -27,6 +27,9 @@ TEST(Packaging, BashCompletesCommandsAndOptions) {
   EXPECT_EQ(complete(h, "ckpt dump --ki"), "--kill\n");
   EXPECT_EQ(complete(h, "ckpt x11 r"), "run\n");
   EXPECT_EQ(complete(h, "ckpt x11 run --pid"), "--pidfile\n");
+  EXPECT_EQ(complete(h, "ckpt vnc s"), "snapshot\n");
+  EXPECT_EQ(complete(h, "ckpt vnc run --rfb"), "--rfbport\n");
+  EXPECT_EQ(complete(h, "ckpt inspect --thu"), "--thumbnail\n");
   std::string restore = complete(h, "ckpt restore --");
   EXPECT_NE(restore.find("--shell-job"), std::string::npos) << restore;
   EXPECT_NE(restore.find("--detach"), std::string::npos) << restore;
@@ -40,7 +43,8 @@ TEST(Packaging, ManualPageDescribesEveryCommand) {
   Harness h;
   auto r = h.run({"sh", "-c", "gzip -dc " + page});
   ASSERT_TRUE(r.status.ok()) << r.describe();
-  for (const char* cmd : {"dump", "restore", "inspect", "ls", "check", "x11 run"})
+  for (const char* cmd :
+       {"dump", "restore", "inspect", "ls", "check", "x11 run", "vnc run", "vnc snapshot"})
     EXPECT_NE(r.out.find(std::string(".SS ckpt ") + cmd), std::string::npos) << cmd;
   EXPECT_NE(r.out.find("--shell-job"), std::string::npos);
 }

@@ -386,6 +386,13 @@ void visit(FieldCheck& c, const std::string& p, const Hook& a, const Hook& b) {
   F(name);
 }
 
+void visit(FieldCheck& c, const std::string& p, const Attachment& a, const Attachment& b) {
+  F(name);
+  F(file);
+  F(size);
+  F(xxh3);
+}
+
 void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) {
   F(format_version);
   F(ckpt_version);
@@ -403,6 +410,7 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   visitVec(c, p + ".locks", a.locks, b.locks);
   visitVec(c, p + ".hooks", a.hooks, b.hooks);
   F(layers);
+  visitVec(c, p + ".attachments", a.attachments, b.attachments);
 }
 
 #undef F
@@ -627,6 +635,9 @@ Image makeFullImage(ImageWriter& w) {
   img.files = {tty, pipeEnd, deleted};
   img.hooks = {{4250, "ckpt-hook:editor"}};
   img.layers["tty"] = {{"ptys", {{{"index", 2}}}}, {"terminal", nullptr}};
+  const std::string picture = "not really a PNG";
+  img.attachments = {{"thumbnail", "thumbnail.png", picture.size(),
+                      w.writeBlob("thumbnail.png", picture.data(), picture.size())}};
   return img;
 }
 
@@ -691,7 +702,8 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(SysvMessage), 16u) << hint;
   EXPECT_EQ(sizeof(SysvMsgQueue), 112u) << hint;
   EXPECT_EQ(sizeof(FileLock), 32u) << hint;
-  EXPECT_EQ(sizeof(Image), 384u) << hint;
+  EXPECT_EQ(sizeof(Attachment), 80u) << hint;
+  EXPECT_EQ(sizeof(Image), 408u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {
@@ -1076,6 +1088,24 @@ TEST_F(ImageOnDisk, CorruptDeletedFileContent) {
             "image " + dir + ": file-3.data: content checksum mismatch: the image is corrupt");
   fs::remove(file("file-3.data"));
   EXPECT_EQ(readError(), "image " + dir + ": file-3.data: missing: the image is incomplete");
+}
+
+TEST_F(ImageOnDisk, CorruptAttachment) {
+  flipByte(file("thumbnail.png"), 2);
+  EXPECT_EQ(readError(),
+            "image " + dir + ": thumbnail.png: content checksum mismatch: the image is corrupt");
+  flipByte(file("thumbnail.png"), 2);  // back as written
+  Image img = readImage(dir);
+  img.attachments.push_back(img.attachments.front());
+  EXPECT_TRUE(Has(errorOf([&] { verifyImage(dir, img); }), "attachment thumbnail given twice"));
+}
+
+TEST_F(ImageOnDisk, ImagesWithoutAttachmentsStillRead) {
+  nlohmann::json j = manifestJson();
+  j.erase("attachments");
+  Image img;
+  from_json(j, img);
+  EXPECT_TRUE(img.attachments.empty());
 }
 
 TEST_F(ImageOnDisk, ManifestNamesOutsideTheImage) {
