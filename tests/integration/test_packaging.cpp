@@ -27,6 +27,9 @@ TEST(Packaging, BashCompletesCommandsAndOptions) {
   EXPECT_EQ(complete(h, "ckpt dump --ki"), "--kill\n");
   EXPECT_EQ(complete(h, "ckpt x11 r"), "run\n");
   EXPECT_EQ(complete(h, "ckpt x11 run --pid"), "--pidfile\n");
+  EXPECT_EQ(complete(h, "ckpt x11 m"), "move\n");
+  EXPECT_EQ(complete(h, "ckpt x11 move 1 --dis"), "--display\n");
+  EXPECT_EQ(complete(h, "ckpt restore x --dis"), "--display\n");
   EXPECT_EQ(complete(h, "ckpt vnc s"), "snapshot\n");
   EXPECT_EQ(complete(h, "ckpt vnc run --rfb"), "--rfbport\n");
   EXPECT_EQ(complete(h, "ckpt inspect --thu"), "--thumbnail\n");
@@ -43,8 +46,8 @@ TEST(Packaging, ManualPageDescribesEveryCommand) {
   Harness h;
   auto r = h.run({"sh", "-c", "gzip -dc " + page});
   ASSERT_TRUE(r.status.ok()) << r.describe();
-  for (const char* cmd :
-       {"dump", "restore", "inspect", "ls", "check", "x11 run", "vnc run", "vnc snapshot"})
+  for (const char* cmd : {"dump", "restore", "inspect", "ls", "check", "x11 run", "x11 move",
+                          "vnc run", "vnc snapshot"})
     EXPECT_NE(r.out.find(std::string(".SS ckpt ") + cmd), std::string::npos) << cmd;
   EXPECT_NE(r.out.find("--shell-job"), std::string::npos);
 }
