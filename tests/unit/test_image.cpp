@@ -24,6 +24,7 @@
 #include "core/image/ImageWriter.hpp"
 #include "core/image/Manifest.hpp"
 #include "core/image/Model.hpp"
+#include "core/image/PageCodec.hpp"
 #include "core/util/Error.hpp"
 
 namespace ckpt::image {
@@ -142,6 +143,20 @@ void visit(FieldCheck& c, const std::string& p, const PageRun& a, const PageRun&
   F(zero);
   F(offset);
   F(xxh3);
+  F(image);
+}
+
+void visit(FieldCheck& c, const std::string& p, const PageFrame& a, const PageFrame& b) {
+  F(raw_offset);
+  F(raw_len);
+  F(offset);
+  F(len);
+  F(xxh3);
+}
+
+void visit(FieldCheck& c, const std::string& p, const ParentImage& a, const ParentImage& b) {
+  F(path);
+  F(manifest_xxh3);
 }
 
 template <class T>
@@ -318,6 +333,10 @@ void visit(FieldCheck& c, const std::string& p, const Process& a, const Process&
   visitVec(c, p + ".threads", a.threads, b.threads);
   visitVec(c, p + ".vmas", a.vmas, b.vmas);
   F(pages_file);
+  F(pages_codec);
+  visitVec(c, p + ".pages_frames", a.pages_frames, b.pages_frames);
+  F(page_hashes_file);
+  F(page_hashes_xxh3);
   visit(c, p + ".mm", a.mm, b.mm);
   visitVec(c, p + ".sigactions", a.sigactions, b.sigactions);
   F(pending_shared);
@@ -394,6 +413,8 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   F(created_unix);
   F(root_pid);
   F(vdso_layout);
+  F(compression);
+  visitVec(c, p + ".parents", a.parents, b.parents);
   visitVec(c, p + ".processes", a.processes, b.processes);
   visitVec(c, p + ".files", a.files, b.files);
   visitVec(c, p + ".pipes", a.pipes, b.pipes);
@@ -526,6 +547,30 @@ Image makeFullImage(ImageWriter& w) {
   child.threads = {Thread{}};
   child.threads[0].tid = 4250;
   child.fds = {{1, 2, false}};
+  // Compressed pages, a run left in a parent image, and page hashes.
+  img.compression = "zstd:1";
+  img.parents = {{"/var/tmp/parent.img", 0x1122334455667788}};
+  child.pages_file = "pages-4250.img";
+  child.pages_codec = "zstd";
+  PageFileWriter packed(w.dataFile(child.pages_file), parseCompression("zstd"), nullptr);
+  const auto data3 = pattern(3 * kPageSize, 10);
+  // Two appends, two frames.
+  const uint64_t at3 = packed.append(reinterpret_cast<const char*>(data3.data()), kPageSize);
+  packed.append(reinterpret_cast<const char*>(data3.data()) + kPageSize, 2 * kPageSize);
+  child.pages_frames = packed.frames();
+  Vma cv;
+  cv.start = kVmaB + 16 * kPageSize;
+  cv.end = cv.start + 8 * kPageSize;
+  PageRun own{cv.start, 3, false, at3, xxh3(data3.data(), data3.size())};
+  PageRun inParent{cv.start + 3 * kPageSize, 2, false, 8192, 0xfeed};
+  inParent.image = 1;
+  cv.runs = {own, inParent};
+  child.vmas = {cv};
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 5; ++i) hashes.push_back(0x100 + i);
+  child.page_hashes_file = "hashes-4250.img";
+  child.page_hashes_xxh3 =
+      w.writeBlob(child.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
   img.processes.push_back(child);
 
   const std::string pipeData = "bytes in flight\n";
@@ -661,7 +706,9 @@ TEST(ImageModel, FixtureSetsEveryField) {
   visit(c, "image", makeFullImage(w), Image{});
   std::vector<std::string> unset;
   for (const auto& p : c.neverSet())
-    if (p != "image.format_version") unset.push_back(p);  // must stay kFormatVersion
+    // format_version must stay kFormatVersion; shared objects are saved whole
+    // in every image, never left in a parent.
+    if (p != "image.format_version" && p != "image.objects[].runs[].image") unset.push_back(p);
   std::string list;
   for (const auto& p : unset) list += "\n  " + p;
   EXPECT_TRUE(unset.empty()) << "set these in makeFullImage():" << list;
@@ -673,7 +720,9 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   const char* hint =
       "Model.hpp changed: update Manifest.cpp, the visit() functions and "
       "makeFullImage() in test_image.cpp, then these sizes";
-  EXPECT_EQ(sizeof(PageRun), 40u) << hint;
+  EXPECT_EQ(sizeof(PageRun), 48u) << hint;
+  EXPECT_EQ(sizeof(PageFrame), 40u) << hint;
+  EXPECT_EQ(sizeof(ParentImage), 40u) << hint;
   EXPECT_EQ(sizeof(Vma), 144u) << hint;
   EXPECT_EQ(sizeof(SigAction), 40u) << hint;
   EXPECT_EQ(sizeof(ItimerValue), 16u) << hint;
@@ -685,13 +734,13 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(FdEntry), 12u) << hint;
   EXPECT_EQ(sizeof(FileDesc), 168u) << hint;
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
-  EXPECT_EQ(sizeof(Process), 672u) << hint;
+  EXPECT_EQ(sizeof(Process), 768u) << hint;
   EXPECT_EQ(sizeof(Hook), 40u) << hint;
   EXPECT_EQ(sizeof(SysvSemSet), 72u) << hint;
   EXPECT_EQ(sizeof(SysvMessage), 16u) << hint;
   EXPECT_EQ(sizeof(SysvMsgQueue), 112u) << hint;
   EXPECT_EQ(sizeof(FileLock), 32u) << hint;
-  EXPECT_EQ(sizeof(Image), 384u) << hint;
+  EXPECT_EQ(sizeof(Image), 440u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {
@@ -778,7 +827,7 @@ INSTANTIATE_TEST_SUITE_P(
         Mutation{"/processes/0/vmas/0/runs/1",
                  {1, 2, 3},
                  "manifest.json: processes[0].vmas[0].runs[1]: expected page run [addr, npages, "
-                 "zero, offset, xxh3], got 3 elements"},
+                 "zero, offset, xxh3(, image)], got 3 elements"},
         Mutation{"/processes/0/vmas/0/runs/1/2", 2,
                  "manifest.json: processes[0].vmas[0].runs[1][2]: expected 0 or 1, got 2"},
         Mutation{"/processes/0/itimers",
@@ -809,8 +858,10 @@ TEST(Manifest, RejectsWhatIsNotJson) {
   EXPECT_TRUE(Has(errorOf([] { parseManifest(""); }), "manifest.json: "));
   EXPECT_EQ(errorOf([] { parseManifest("[1]"); }), "manifest.json: expected object, got array");
   EXPECT_EQ(errorOf([] { parseManifest("{}"); }), "manifest.json: format_version: missing");
-  EXPECT_EQ(errorOf([] { parseManifest("{\"format_version\": 2}"); }),
-            "manifest.json: format version 2, this ckpt reads version 1");
+  EXPECT_EQ(errorOf([] { parseManifest("{\"format_version\": 3}"); }),
+            "manifest.json: format version 3, this ckpt reads versions 1 to 2");
+  EXPECT_EQ(errorOf([] { parseManifest("{\"format_version\": 0}"); }),
+            "manifest.json: format version 0, this ckpt reads versions 1 to 2");
   EXPECT_TRUE(
       Has(errorOf([] { parseManifest("{\"format_version\": 1e999}"); }), "manifest.json: "));
 }
@@ -1038,8 +1089,9 @@ TEST_F(ImageOnDisk, WrongFormatVersion) {
   img.format_version = 99;
   ImageWriter w(other.path() + "/v99");
   w.commit(img);
-  EXPECT_EQ(errorOf([&] { readImage(other.path() + "/v99"); }),
-            "image " + other.path() + "/v99 has format version 99, this ckpt reads version 1");
+  EXPECT_EQ(
+      errorOf([&] { readImage(other.path() + "/v99"); }),
+      "image " + other.path() + "/v99 has format version 99, this ckpt reads versions 1 to 2");
 }
 
 TEST_F(ImageOnDisk, InvalidJson) {
