@@ -71,12 +71,15 @@ TEST_F(Incremental, StoresOnlyChangedPagesAndRestoresExactly) {
   ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the program from the incremental image"));
 }
 
-// full <- second <- third (compressed), restored from the third: pages
-// come from all three images.
+// full (compressed, without page hashes) <- second <- third (compressed),
+// restored from the third: pages come from all three images, plain and
+// compressed.
 TEST_F(Incremental, ChainOfThree) {
   pid_t pid = spawnChanging();
   auto tree = Harness::treePids(pid);
+  dumpArgs = {"--compress", "zstd"};
   ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir("1"), false));
+  dumpArgs.clear();
   ASSERT_NO_FATAL_FAILURE(change(pid, 1));
   ASSERT_NO_FATAL_FAILURE(dumpWithParent(pid, h.imageDir("2"), h.imageDir("1"), false));
   ASSERT_NO_FATAL_FAILURE(change(pid, 2));

@@ -25,7 +25,9 @@
 #include "core/image/Manifest.hpp"
 #include "core/image/Model.hpp"
 #include "core/image/PageCodec.hpp"
+#include "core/image/PageSource.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/WorkerPool.hpp"
 
 namespace ckpt::image {
 namespace {
@@ -1169,6 +1171,102 @@ TEST_F(ImageOnDisk, NotAnImage) {
   EXPECT_EQ(errorOf([&] { readImage(dir + "-nope"); }), "image " + dir + "-nope does not exist");
   EXPECT_EQ(errorOf([&] { readImage(file("manifest.json")); }),
             "image " + file("manifest.json") + " is not a directory");
+}
+
+}  // namespace
+}  // namespace ckpt::image
+
+// ------------------------------------------------------------ tests: compressed page files
+
+namespace ckpt::image {
+namespace {
+
+// A page file of two frames, as a dump writes it.
+struct PackedPages {
+  PackedPages() : dir(tmp.path() + "/img") {
+    ImageWriter w(dir);
+    p.pid = 7;
+    p.pages_file = "pages-7.img";
+    p.pages_codec = "zstd";
+    PageFileWriter packed(w.dataFile(p.pages_file), parseCompression("zstd:3"), nullptr);
+    data = pattern(6 * kPageSize, 11);
+    const char* bytes = reinterpret_cast<const char*>(data.data());
+    packed.append(bytes, 4 * kPageSize);
+    packed.append(bytes + 4 * kPageSize, 2 * kPageSize);
+    p.pages_frames = packed.frames();
+    Image img;
+    img.processes = {p};
+    w.commit(img);
+  }
+  std::vector<Extent> runs() const {
+    return {Extent{kPageSize, 4 * kPageSize, xxh3(data.data() + kPageSize, 4 * kPageSize),
+                   "run at 0x1000 (4 pages)"}};
+  }
+  TempDir tmp;
+  std::string dir;
+  Process p;
+  std::vector<uint8_t> data;
+};
+
+TEST(PageSource, ReadsAcrossFramesAndChecksDecompressedRuns) {
+  PackedPages pk;
+  ASSERT_EQ(pk.p.pages_frames.size(), 2u);
+  EXPECT_LT(pk.p.pages_frames[0].len, pk.p.pages_frames[0].raw_len) << "nothing was compressed";
+  PageSource src(pk.dir, pk.p);
+  EXPECT_FALSE(src.plain());
+  EXPECT_EQ(src.rawSize(), 6 * kPageSize);
+  std::vector<uint8_t> out(4 * kPageSize);
+  WorkerPool pool(1);
+  src.read(kPageSize, out.size(), reinterpret_cast<char*>(out.data()), &pool);
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), pk.data.begin() + long(kPageSize)));
+  auto runs = pk.runs();
+  EXPECT_NO_THROW(src.check(runs, true, &pool));
+  runs[0].xxh3 ^= 1;
+  EXPECT_TRUE(Has(errorOf([&] { src.check(runs, true, &pool); }),
+                  "run at 0x1000 (4 pages) checksum mismatch after decompression"));
+  EXPECT_TRUE(
+      Has(errorOf([&] { src.read(5 * kPageSize, 2 * kPageSize, nullptr, nullptr); }), "truncated"));
+}
+
+// Bytes changed inside a frame whose checksum was made to match: only the
+// decompression (deep check, or restore) can tell, and it says so.
+TEST(PageSource, CorruptFrameWithMatchingChecksumFailsDecompression) {
+  PackedPages pk;
+  const std::string path = pk.dir + "/" + pk.p.pages_file;
+  std::string bytes = readFile(path);
+  PageFrame& f = pk.p.pages_frames[0];
+  bytes[f.offset + f.len / 2] ^= 0x55;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  f.xxh3 = xxh3(bytes.data() + f.offset, f.len);
+  PageSource src(pk.dir, pk.p);
+  auto runs = pk.runs();
+  EXPECT_NO_THROW(src.check(runs, false, nullptr)) << "the frame checksums match";
+  const std::string err = errorOf([&] { src.check(runs, true, nullptr); });
+  EXPECT_TRUE(Has(err, "pages-7.img")) << err;
+  EXPECT_TRUE(Has(err, "the image is corrupt")) << err;
+}
+
+TEST(PageSource, FramesThatDoNotFitTheFileAreRefused) {
+  PackedPages pk;
+  pk.p.pages_frames[1].offset += 1;
+  EXPECT_TRUE(Has(errorOf([&] { PageSource(pk.dir, pk.p); }), "frame 1"));
+  pk.p.pages_frames[1].offset -= 1;
+  pk.p.pages_frames[1].raw_len = kMaxFrameRawBytes + 1;
+  EXPECT_TRUE(Has(errorOf([&] { PageSource(pk.dir, pk.p); }), "frame 1"));
+}
+
+TEST(Compression, ParsesCodecAndLevel) {
+  EXPECT_FALSE(parseCompression("").enabled());
+  EXPECT_FALSE(parseCompression("none").enabled());
+  EXPECT_EQ(parseCompression("zstd").text(), "zstd:1");
+  EXPECT_EQ(parseCompression("zstd:7").text(), "zstd:7");
+  EXPECT_EQ(parseCompression("zstd:-3").text(), "zstd:-3");
+  EXPECT_TRUE(Has(errorOf([] { parseCompression("lz4"); }), "unknown codec 'lz4'"));
+  EXPECT_TRUE(Has(errorOf([] { parseCompression("zstd:x"); }), "not a zstd level"));
+  EXPECT_TRUE(Has(errorOf([] { parseCompression("zstd:0"); }), "not a zstd level"));
 }
 
 }  // namespace
