@@ -73,6 +73,10 @@ int restoreCommand(const RestoreOptions& opts) {
   // nothing can be checked earlier); gone once the tree runs.
   std::optional<TempDir> streamed;
   if (opts.dir == "-") {
+    if (opts.shellJob)
+      throw Error(
+          "restore - --shell-job: stdin carries the image, so it cannot be the program's "
+          "terminal; save the stream to a directory first (ckpt restore DIR --shell-job)");
     if (isatty(STDIN_FILENO))
       throw Error(
           "restore -: stdin is a terminal; pipe an image stream into it (ckpt dump PID -o - | "
