@@ -94,7 +94,6 @@ int dumpCommand(const DumpOptions& opts) {
         [&](const std::string& dir, const std::string& parent) {
           one.dir = dir;
           one.parent = parent;
-          // Every image of a rotation may be the next one's parent.
           return dumpOnce(one, true);
         },
         [&](const std::string& dir, const DumpSummary& s) {
@@ -102,7 +101,10 @@ int dumpCommand(const DumpOptions& opts) {
           std::fflush(stdout);
         });
   }
-  DumpSummary s = dumpOnce(opts, !opts.parent.empty());
+  // Page hashes always: 8 bytes a page and one hash of each page while it is
+  // in cache, so that any image can be the --parent of a later one at the
+  // speed of reading its hash table, not its pages.
+  DumpSummary s = dumpOnce(opts, true);
   if (opts.json) std::printf("%s\n", summaryJson(opts.dir, opts, s).dump(2).c_str());
   return 0;
 }

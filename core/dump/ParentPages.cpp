@@ -81,7 +81,7 @@ ParentPages::ParentPages(const std::string& dirIn) {
         p.page_hashes_file.empty() ? computedHashes(chain, p) : storedHashes(dir, p);
     if (p.page_hashes_file.empty())
       log::info(
-          "parent {} has no page hashes (dumped without --parent or --every): read its "
+          "parent {} has no page hashes (made by an older ckpt): read its "
           "pages of pid {} instead",
           dir, p.pid);
     std::vector<Page>& out = pages_[p.pid];
