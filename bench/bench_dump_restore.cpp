@@ -91,9 +91,23 @@ class Buffer {
   close_range(readyFd + 1, ~0u, 0);
   Buffer mem(mib * kMiB);
   mem.fill(0x9e3779b97f4a7c15ull ^ mib);
+  // SIGUSR2: rewrite 1% of the pages (every 100th), then tell the parent
+  // with SIGUSR2: what an incremental dump then has to store.
+  sigset_t usr2;
+  sigemptyset(&usr2);
+  sigaddset(&usr2, SIGUSR2);
+  sigprocmask(SIG_BLOCK, &usr2, nullptr);
   if (write(readyFd, "r", 1) != 1) _exit(1);
   close(readyFd);
-  for (;;) pause();
+  for (uint64_t round = 1;; ++round) {
+    int sig = 0;
+    if (sigwait(&usr2, &sig) != 0) continue;
+    for (size_t page = 0; page < mem.len() / 4096; page += 100) {
+      auto* w = reinterpret_cast<uint64_t*>(mem.bytes() + page * 4096);
+      for (size_t i = 0; i < 512; ++i) w[i] = w[i] * 6364136223846793005ull + round;
+    }
+    kill(getppid(), SIGUSR2);
+  }
 }
 
 // A process started by the benchmark: killed and reaped on every path.
@@ -128,6 +142,17 @@ class Child {
   ~Child() { stop(); }
 
   pid_t pid() const { return pid_; }
+  // Has the child rewrite 1% of its pages; returns once it has (SIGUSR2 is
+  // blocked in the benchmark, see main()).
+  void changeOnePercent() {
+    kill(pid_, SIGUSR2);
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    timespec limit{120, 0};
+    if (sigtimedwait(&usr2, nullptr, &limit) != SIGUSR2)
+      throw Error("the child did not change its pages within 2 minutes");
+  }
   // Reaps the child after something else killed it; true if it died of a signal.
   bool reapKilled() {
     int status = 0;
@@ -264,7 +289,9 @@ void killAndWait(pid_t pid) {
 
 struct Row {
   size_t mib;
+  std::string compress;  // "" or the --compress value
   double freezeMs, dumpS, killFreezeMs, restoreS, imageMiB, memcpy, write;
+  double incrMiB = 0, incrDumpS = 0;  // --parent dump after 1% of the pages changed
 };
 
 // A number field of `ckpt dump --json`'s output.
@@ -275,24 +302,42 @@ double jsonNumber(const std::string& json, const std::string& key) {
 }
 
 Row measure(const std::string& self, const std::string& ckpt, const fs::path& dir, size_t mib,
-            int runs) {
+            int runs, const std::string& compress) {
   size_t bytes = mib * kMiB;
-  Row row{mib, 0, 0, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
-  std::vector<double> freezes, dumps, killFreezes, restores;
+  Row row{mib, compress, 0, 0, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
+  std::vector<std::string> extra;
+  if (!compress.empty()) extra = {"--compress", compress};
+  auto withExtra = [&](std::vector<std::string> args) {
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  std::vector<double> freezes, dumps, killFreezes, restores, incrSizes, incrDumps;
   for (int r = 0; r < runs; ++r) {
     fs::path img = dir / fmt::format("img-{}-{}", mib, r);
     Child child(self, mib);
     pid_t pid = child.pid();
     fs::path live = dir / fmt::format("img-{}-{}-live", mib, r);
-    RunResult l = runCkpt(ckpt, {"dump", std::to_string(pid), "-o", live.string(), "--json"});
+    RunResult l =
+        runCkpt(ckpt, withExtra({"dump", std::to_string(pid), "-o", live.string(), "--json"}));
     if (l.exitCode != 0)
       throw Error(fmt::format("`ckpt dump {} -o {} --json` failed (exit {}) on a {} MiB process",
                               pid, live.string(), l.exitCode, mib));
     freezes.push_back(jsonNumber(l.out, "freeze_ms"));
     dumps.push_back(l.secs);
+    // Incremental: 1% of the pages changed since `live`.
+    child.changeOnePercent();
+    fs::path incr = dir / fmt::format("img-{}-{}-incr", mib, r);
+    RunResult in = runCkpt(ckpt, withExtra({"dump", std::to_string(pid), "-o", incr.string(),
+                                            "--parent", live.string(), "--json"}));
+    if (in.exitCode != 0)
+      throw Error(fmt::format("`ckpt dump {} -o {} --parent {}` failed (exit {})", pid,
+                              incr.string(), live.string(), in.exitCode));
+    incrSizes.push_back(static_cast<double>(diskUsage(incr)) / kMiB);
+    incrDumps.push_back(in.secs);
+    fs::remove_all(incr);
     fs::remove_all(live);
-    RunResult d =
-        runCkpt(ckpt, {"dump", std::to_string(pid), "-o", img.string(), "--kill", "--json"});
+    RunResult d = runCkpt(
+        ckpt, withExtra({"dump", std::to_string(pid), "-o", img.string(), "--kill", "--json"}));
     if (d.exitCode != 0)
       throw Error(fmt::format(
           "`ckpt dump {} -o {} --kill` failed (exit {}) on a {} MiB process: dump does not work "
@@ -319,23 +364,27 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
   row.killFreezeMs = median(killFreezes);
   row.dumpS = median(dumps);
   row.restoreS = median(restores);
+  row.incrMiB = median(incrSizes);
+  row.incrDumpS = median(incrDumps);
   return row;
 }
 
 void printTable(const std::vector<Row>& rows) {
   fmt::print(
-      "| size | freeze ms | dump ms | dump GB/s | freeze ms, --kill | restore ms | restore GB/s "
-      "| image MiB | memcpy GB/s | file write GB/s | dump/write ratio |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "| size | pages | freeze ms | dump ms | dump GB/s | freeze ms, --kill | restore ms | "
+      "restore GB/s | image MiB | incremental MiB | incremental dump ms | memcpy GB/s | file "
+      "write GB/s | dump/write ratio |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     double gb = static_cast<double>(r.mib * kMiB) / 1e9;
     std::string size =
         r.mib % 1024 ? fmt::format("{} MiB", r.mib) : fmt::format("{} GiB", r.mib / 1024);
     fmt::print(
-        "| {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | "
-        "{:.2f} |\n",
-        size, r.freezeMs, r.dumpS * 1e3, gb / r.dumpS, r.killFreezeMs, r.restoreS * 1e3,
-        gb / r.restoreS, r.imageMiB, r.memcpy, r.write, r.dumpS / (gb / r.write));
+        "| {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | "
+        "{:.1f} | {:.1f} | {:.2f} | {:.2f} |\n",
+        size, r.compress.empty() ? "plain" : r.compress, r.freezeMs, r.dumpS * 1e3, gb / r.dumpS,
+        r.killFreezeMs, r.restoreS * 1e3, gb / r.restoreS, r.imageMiB, r.incrMiB, r.incrDumpS * 1e3,
+        r.memcpy, r.write, r.dumpS / (gb / r.write));
   }
   fmt::print(
       "freeze = how long the tree stood still (ckpt dump --json freeze_ms): leave-running "
@@ -343,7 +392,10 @@ void printTable(const std::vector<Row>& rows) {
       "frozen until killed. dump = wall time of the leave-running dump (ckpt started to "
       "exited). GB/s = 10^9 bytes/s of touched memory; dump/write ratio = dump time / time to "
       "write and fsync the same bytes to the image directory (1.0 = as fast as the disk "
-      "allows).\n");
+      "allows). pages = how page files are stored (--compress); the memory is random, so zstd "
+      "cannot shrink it: those rows show what compression costs at worst. incremental = `ckpt "
+      "dump --parent` of the leave-running image after the program rewrote 1% of its pages "
+      "(image size on disk and wall time).\n");
 }
 
 // Removes the benchmark's directory on every path.
@@ -395,8 +447,15 @@ int main(int argc, char** argv) {
         "bench_dump_restore: {} runs per size (medians); kernel {}, {} CPUs; images in {} "
         "({})\n",
         runs, u.release, sysconf(_SC_NPROCESSORS_ONLN), dir.path.string(), fsName(dir.path));
+    // The children report their page changes with SIGUSR2, taken by sigtimedwait.
+    sigset_t usr2;
+    sigemptyset(&usr2);
+    sigaddset(&usr2, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &usr2, nullptr);
     std::vector<Row> rows;
-    for (size_t mib : sizes) rows.push_back(measure(self, ckpt, dir.path, mib, runs));
+    for (size_t mib : sizes)
+      for (const char* compress : {"", "zstd"})
+        rows.push_back(measure(self, ckpt, dir.path, mib, runs, compress));
     printTable(rows);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_dump_restore: {}\n", e.what());

@@ -22,6 +22,8 @@ struct DumpOptions {
   bool json = false;                             // --json: a summary for scripts
   std::string every;                             // --every T: a checkpoint every T into DIR
   int keep = 3;                                  // --keep N: the newest N of those
+  std::string compress;                          // --compress zstd[:LEVEL]
+  std::string parent;                            // --parent DIR: incremental on that image
 };
 
 struct RestoreOptions {

@@ -21,10 +21,13 @@
 #include "cli/Commands.hpp"
 #include "cli/DiskUsage.hpp"
 #include "cli/Format.hpp"
+#include "core/image/Checksum.hpp"
+#include "core/image/ImageChain.hpp"
 #include "core/image/ImageReader.hpp"
 #include "core/image/Manifest.hpp"
 #include "core/image/Model.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/WorkerPool.hpp"
 
 namespace ckpt::cli {
 namespace {
@@ -45,6 +48,37 @@ struct MemoryByKind {
   uint64_t zero_pages = 0;
 };
 
+// Page bytes of the whole image: stored here (before and after compression)
+// and left in parent images.
+struct PageTotals {
+  uint64_t raw = 0;     // uncompressed bytes of the pages stored in this image
+  uint64_t stored = 0;  // what their page files take
+  uint64_t inParents = 0;
+  double ratio() const { return stored ? double(raw) / double(stored) : 1.0; }
+};
+
+PageTotals pageTotals(const Image& img) {
+  PageTotals t;
+  for (const auto& p : img.processes) {
+    uint64_t own = 0;
+    for (const auto& v : p.vmas)
+      for (const auto& r : v.runs) {
+        if (r.zero) continue;
+        (r.image == 0 ? own : t.inParents) += r.npages * image::kPageSize;
+      }
+    if (p.pages_codec.empty()) {
+      t.raw += own;
+      t.stored += own;
+    } else {
+      for (const auto& f : p.pages_frames) {
+        t.raw += f.raw_len;
+        t.stored += f.len;
+      }
+    }
+  }
+  return t;
+}
+
 std::map<VmaKind, MemoryByKind> memoryOf(const Process& p) {
   std::map<VmaKind, MemoryByKind> m;
   for (const auto& vma : p.vmas) {
@@ -54,7 +88,7 @@ std::map<VmaKind, MemoryByKind> memoryOf(const Process& p) {
     for (const auto& run : vma.runs) {
       if (run.zero)
         k.zero_pages += run.npages;
-      else
+      else if (run.image == 0)
         k.stored += run.npages * image::kPageSize;
     }
   }
@@ -149,6 +183,18 @@ void printText(const std::string& dir, const Image& img, const DiskUsage& du,
              plural(img.pipes.size(), "pipe", "pipes"));
   fmt::print("  size {} in {} {} ({} on disk); checksums verified\n", humanBytes(du.bytes),
              du.files, plural(du.files, "file", "files"), humanBytes(du.disk));
+  const PageTotals pt = pageTotals(img);
+  if (img.compression.empty())
+    fmt::print("  pages: {} stored, not compressed\n", humanBytes(pt.raw));
+  else
+    fmt::print("  pages: {} stored, compressed with {} to {} (ratio {:.2f})\n", humanBytes(pt.raw),
+               printable(img.compression), humanBytes(pt.stored), pt.ratio());
+  for (size_t i = 0; i < img.parents.size(); ++i)
+    fmt::print("  {} {} (verified){}\n", i == 0 ? "parent" : "  then",
+               printable(img.parents[i].path),
+               i == 0 ? fmt::format(": {} of pages unchanged since, read from there",
+                                    humanBytes(pt.inParents))
+                      : "");
   for (const auto& a : img.attachments)
     fmt::print("  {} stored ({}, {}){}\n", a.name, a.file, humanBytes(a.size),
                a.name == "thumbnail" ? "; `ckpt inspect DIR --thumbnail FILE` writes it out" : "");
@@ -254,6 +300,17 @@ void printJson(const std::string& dir, const Image& img, const DiskUsage& du,
   out["attachments"] = std::move(attachments);
   out["files_in_image"] = du.files;
   out["verified"] = true;
+  const PageTotals pt = pageTotals(img);
+  out["compression"] =
+      img.compression.empty() ? ordered_json(nullptr) : ordered_json(img.compression);
+  out["pages_bytes"] = pt.raw;
+  out["pages_stored_bytes"] = pt.stored;
+  out["compression_ratio"] = pt.ratio();
+  out["pages_in_parents_bytes"] = pt.inParents;
+  ordered_json parents = ordered_json::array();
+  for (const auto& p : img.parents)
+    parents.push_back({{"path", p.path}, {"manifest_xxh3", image::xxh3Hex(p.manifest_xxh3)}});
+  out["parents"] = std::move(parents);
 
   uint64_t threads = 0, mapped = 0, stored = 0, zero = 0;
   ordered_json procs = ordered_json::array();
@@ -359,6 +416,9 @@ void writeThumbnail(const std::string& dir, const Image& img, const std::string&
 int inspectCommand(const std::string& dir, bool json, const std::string& thumbnail) {
   const Image img = image::readImage(dir);
   image::verifyImage(dir, img);
+  image::ImageChain chain(dir, img);
+  WorkerPool pool;
+  chain.verifyParentRuns(/*deep=*/true, &pool);
   if (!thumbnail.empty()) {
     writeThumbnail(dir, img, thumbnail);
     return 0;

@@ -3,6 +3,7 @@
 // the root's exit status, as if it were the program itself.
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -12,9 +13,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/Commands.hpp"
+#include "core/image/ImageStream.hpp"
 #include "core/restore/Restorer.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "core/util/TempDir.hpp"
 #include "tty/shelljob/UserTerminal.hpp"
 #include "x11proxy/proxy/Upstream.hpp"
 
@@ -75,6 +78,23 @@ int restoreCommand(const RestoreOptions& opts) {
     req.hookOptions.emplace("display", display);
     req.hookOptions.emplace("xauthority", x11::defaultXauthority());
   }
+  // `restore -`: the whole stream is kept in a private directory and checked
+  // there like any image before anything starts (its manifest comes last, so
+  // nothing can be checked earlier); gone once the tree runs.
+  std::optional<TempDir> streamed;
+  if (opts.dir == "-") {
+    if (opts.shellJob)
+      throw Error(
+          "restore - --shell-job: stdin carries the image, so it cannot be the program's "
+          "terminal; save the stream to a directory first (ckpt restore DIR --shell-job)");
+    if (isatty(STDIN_FILENO))
+      throw Error(
+          "restore -: stdin is a terminal; pipe an image stream into it (ckpt dump PID -o - | "
+          "ckpt restore -)");
+    streamed.emplace("ckpt-restore-");
+    req.dir = streamed->path() + "/image";
+    image::readImageStream(STDIN_FILENO, req.dir, "stdin");
+  }
   std::optional<tty::UserTerminal> terminal;
   if (opts.shellJob) {
     terminal.emplace();
@@ -83,6 +103,7 @@ int restoreCommand(const RestoreOptions& opts) {
     if (const char* term = getenv("TERM")) req.hookOptions.emplace("TERM", term);
   }
   RestoreSummary s = restoreTree(req);
+  streamed.reset();
   log::info("restored {} processes (root {}): verify {:.1f} ms, restore {:.1f} ms", s.processes,
             s.root, s.verifyMs, s.restoreMs);
   // A hook that failed leaves the tree running (it may recover, the user

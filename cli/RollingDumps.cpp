@@ -12,7 +12,10 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <set>
 #include <vector>
+
+#include "core/image/ImageReader.hpp"
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
@@ -67,9 +70,23 @@ std::chrono::milliseconds parseDuration(const std::string& text) {
   return std::chrono::milliseconds(std::llround(value * scale));
 }
 
-int rollingDumps(pid_t root, const std::string& folder, const Rolling& rolling,
-                 const std::function<DumpSummary(const std::string& dir)>& dumpTo,
-                 const std::function<void(const std::string& dir, const DumpSummary&)>& report) {
+std::vector<std::string> imagesToRemove(
+    const std::vector<std::string>& all, int keep,
+    const std::function<std::vector<std::string>(const std::string&)>& parentsOf) {
+  std::set<std::string> needed;
+  const size_t firstKept = all.size() > size_t(keep) ? all.size() - size_t(keep) : 0;
+  for (size_t i = firstKept; i < all.size(); ++i)
+    for (const auto& p : parentsOf(all[i])) needed.insert(p);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < firstKept; ++i)
+    if (!needed.count(all[i])) out.push_back(all[i]);
+  return out;
+}
+
+int rollingDumps(
+    pid_t root, const std::string& folder, const Rolling& rolling,
+    const std::function<DumpSummary(const std::string& dir, const std::string& parent)>& dumpTo,
+    const std::function<void(const std::string& dir, const DumpSummary&)>& report) {
   std::error_code ec;
   fs::create_directories(folder, ec);
   if (ec) throw SysError(fmt::format("creating {}", folder), ec.value());
@@ -82,14 +99,30 @@ int rollingDumps(pid_t root, const std::string& folder, const Rolling& rolling,
   sigprocmask(SIG_BLOCK, &stop, nullptr);
   UniqueFd sigfd(signalfd(-1, &stop, SFD_CLOEXEC));
   if (!sigfd) throwErrno("signalfd");
+  std::string last;  // the image before, "" at first: this run starts with a full one
+  int depth = 0;     // how many parents `last` has
   for (;;) {
     std::string dir = (fs::path(folder) / imageName()).string();
-    DumpSummary s = dumpTo(dir);
+    const bool incremental = !last.empty() && depth + 1 < rolling.keep;
+    DumpSummary s = dumpTo(dir, incremental ? last : std::string());
+    depth = incremental ? depth + 1 : 0;
+    last = fs::canonical(dir).string();
     report(dir, s);
-    auto all = images(folder);
-    for (size_t i = 0; i + size_t(rolling.keep) < all.size(); ++i) {
-      fs::remove_all(all[i], ec);
-      if (ec) log::warn("cannot remove the old image {}: {}", all[i].string(), ec.message());
+    std::vector<std::string> all;
+    for (const auto& p : images(folder)) all.push_back(fs::canonical(p).string());
+    auto parentsOf = [](const std::string& dir) {
+      std::vector<std::string> out;
+      for (const auto& p : image::readImage(dir).parents) out.push_back(p.path);
+      return out;
+    };
+    try {
+      for (const auto& old : imagesToRemove(all, rolling.keep, parentsOf)) {
+        fs::remove_all(old, ec);
+        if (ec) log::warn("cannot remove the old image {}: {}", old, ec.message());
+      }
+    } catch (const Error& e) {
+      // Which parents a kept image needs is unknown: removing nothing loses nothing.
+      log::warn("rotation skipped, nothing removed: {}", e.what());
     }
     // Until the next one: the tree ending or a stop request ends the loop.
     pollfd p[2] = {{pidfd.get(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};

@@ -42,7 +42,10 @@ exits with the restored root's status (128+N if killed by signal N).
   cli::DumpOptions dump;
   auto* dumpCmd = app.add_subcommand("dump", "Checkpoint the process tree rooted at PID into DIR");
   dumpCmd->add_option("pid", dump.pid, "Root of the tree to checkpoint")->required();
-  dumpCmd->add_option("-o,--output", dump.dir, "Image directory to create")->required();
+  dumpCmd
+      ->add_option("-o,--output", dump.dir,
+                   "Image directory to create, or - to write the image as one stream to stdout")
+      ->required();
   dumpCmd->add_flag("--kill", dump.kill, "Kill the tree after a successful dump");
   dumpCmd->add_flag_callback(
       "--leave-running", [&] { dump.kill = false; },
@@ -84,19 +87,32 @@ exits with the restored root's status (128+N if killed by signal N).
       ->add_option("--hook-timeout", dump.hookTimeout,
                    "Seconds each program's hook has to answer (default 10)")
       ->check(CLI::Range(0.001, 86400.0));
+  dumpCmd->add_option("--compress", dump.compress,
+                      "Compress the pages with zstd on every core: zstd (level 1) or "
+                      "zstd:LEVEL (1-19, negative is faster); restore reads it as it is");
+  dumpCmd->add_option("--parent", dump.parent,
+                      "Store only the pages that changed since the image PARENT (compared by "
+                      "content); restore then needs PARENT at the same path");
 
   dumpCmd->footer(R"help(Examples:
   ckpt dump 4242 -o job.img                 save, leave it running
   ckpt dump 4242 -o job.img --kill          save, then stop it
   ckpt dump 4242 -o job.img --external 4242:5   fd 5 is a connection to a
                                             server outside: restore it closed
-  ckpt dump 4242 -o ~/ckpt --every 5m --keep 3   rolling checkpoints
+  ckpt dump 4242 -o ~/ckpt --every 5m --keep 3   rolling checkpoints, each
+                                            incremental on the one before
+  ckpt dump 4242 -o job.img --compress zstd  smaller image
+  ckpt dump 4242 -o job2.img --parent job.img   only what changed since job.img
+  ckpt dump 4242 -o - --kill | ssh host ckpt restore -   move it to host
   ckpt dump "$(pgrep -n htop)" -o h.img --shell-job --kill
                                             a program on this terminal)help");
 
   cli::RestoreOptions restore;
   auto* restoreCmd = app.add_subcommand("restore", "Restore the process tree saved in DIR");
-  restoreCmd->add_option("dir", restore.dir, "Image directory")->required();
+  restoreCmd
+      ->add_option("dir", restore.dir,
+                   "Image directory, or - to read an image stream (ckpt dump -o -) from stdin")
+      ->required();
   restoreCmd->add_flag("-d,--detach", restore.detach,
                        "Print the root pid and return once the tree runs");
   restoreCmd
@@ -130,6 +146,7 @@ exits with the restored root's status (128+N if killed by signal N).
 
   restoreCmd->footer(R"help(Examples:
   ckpt restore job.img                      foreground; Ctrl-C reaches the program
+  ssh src ckpt dump 4242 -o - --kill | ckpt restore - --detach   from another machine
   ckpt restore job.img --detach             print the root pid, return
   ckpt restore vim.img --shell-job          take this terminal, redraw the screen
   ckpt restore xlogo.img --display :2      an X client of `ckpt x11 run`, on :2

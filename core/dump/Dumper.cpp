@@ -16,10 +16,12 @@
 #include <fmt/format.h>
 
 #include "core/dump/MemorySnapshot.hpp"
+#include "core/dump/ParentPages.hpp"
 #include "core/dump/ProcessDumper.hpp"
 #include "core/dump/TreeFreezer.hpp"
 #include "core/hooks/DumpHooks.hpp"
 #include "core/image/ImageWriter.hpp"
+#include "core/image/PageCodec.hpp"
 #include "core/ipc/FileLocks.hpp"
 #include "core/ipc/SysvIpc.hpp"
 #include "core/layers/Layer.hpp"
@@ -27,6 +29,7 @@
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
 #include "core/util/Progress.hpp"
+#include "core/util/WorkerPool.hpp"
 
 namespace ckpt {
 namespace {
@@ -76,10 +79,14 @@ void markOutsidePipeEnds(image::Image& img) {
 
 // The dump proper, between the hooks' pre-dump and resumed.
 static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& hooks,
-                              const std::vector<std::unique_ptr<LayerDump>>& layerDumps) {
+                              const std::vector<std::unique_ptr<LayerDump>>& layerDumps,
+                              const image::Compression& compression, const ParentPages* parent) {
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
   auto t0 = Clock::now();
+  // Frames are compressed on every core while the batch reader goes on.
+  std::optional<WorkerPool> pool;
+  if (compression.enabled()) pool.emplace();
   image::ImageWriter writer(req.dir);
   // Every message of this dump, at every level, also goes into the image.
   struct LogToImage {
@@ -137,12 +144,27 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   std::vector<pid_t> pagesFrom(frozen.size(), 0);
   // Not with --shell-job: the tree may run on that terminal while pages are written.
   Progress progress("dump", Progress::wanted() && !req.shellJob);
+  img.compression = compression.text();
+  if (parent) img.parents = parent->chain();
+  const bool wantHashes = req.pageHashes || parent;
   auto savePages = [&](size_t i, pid_t from, const PagePlan& plan) {
     image::Process& p = img.processes[i];
-    MemoryStats st =
-        storePrivatePages(from, plan, writer.dataFile(p.pages_file), p.vmas, &progress);
+    image::DataFile& file = writer.dataFile(p.pages_file);
+    image::PageFileWriter pages(file, compression, pool ? &*pool : nullptr);
+    std::vector<uint64_t> hashes;
+    PageSink sink{pages, parent ? parent->process(p.pid) : nullptr, wantHashes ? &hashes : nullptr};
+    MemoryStats st = storePrivatePages(from, plan, sink, p.vmas, &progress);
+    p.pages_codec = compression.codec;
+    p.pages_frames = pages.frames();
+    if (wantHashes) {
+      p.page_hashes_file = fmt::format("hashes-{}.img", p.pid);
+      p.page_hashes_xxh3 =
+          writer.writeBlob(p.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
+    }
     sum.bytesStored += st.pagesStored * image::kPageSize;
     sum.zeroPages += st.pagesZero;
+    sum.parentPages += st.pagesInParent;
+    sum.bytesOnDisk += file.size();
   };
   log::debug("process state saved after {:.1f} ms", ms(Clock::now() - t0));
   for (size_t i = 0; i < frozen.size(); ++i) {
@@ -190,6 +212,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
       "frozen after {:.1f} ms, memory held (snapshots: {}) after {:.1f} ms, pages saved after "
       "{:.1f} ms, committed after {:.1f} ms",
       ms(tFrozen - t0), snapshots.size(), ms(tHeld - t0), ms(tSaved - t0), ms(Clock::now() - t0));
+  if (req.beforeRelease && req.kill) req.beforeRelease(writer.dir());
   if (freezer) {
     if (req.kill) freezer->killAll();
     // The freezer's destructor resumes whatever is still attached.
@@ -198,6 +221,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   }
   snapshots.clear();
   sum.freezeMs = ms(tFrozenEnd - t0);
+  if (req.beforeRelease && !req.kill) req.beforeRelease(writer.dir());
   sum.totalMs = ms(Clock::now() - t0);
   return sum;
 }
@@ -210,11 +234,15 @@ DumpSummary dumpTree(const DumpRequest& req) {
   for (const auto& ld : layerDumps) ld->beforeFreeze();
   // Programs that take part (core/hooks/) get ready while the tree still
   // runs, and hear how the dump ended once it runs again.
+  const image::Compression compression = image::parseCompression(req.compress);
+  // The parent is read before anything is frozen: it can be large.
+  std::optional<ParentPages> parent;
+  if (!req.parent.empty()) parent.emplace(req.parent);
   hooks::DumpHooks hooks(req.root, req.hookTimeout);
   try {
     hooks.preDump(std::filesystem::absolute(req.dir).string(), req.kill);
     fault::point("dump.hooks-pre-dump");
-    DumpSummary sum = dumpFrozen(req, hooks, layerDumps);
+    DumpSummary sum = dumpFrozen(req, hooks, layerDumps, compression, parent ? &*parent : nullptr);
     fault::point("dump.hooks-resumed");
     hooks.succeeded(req.kill);
     return sum;

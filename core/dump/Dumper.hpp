@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,9 +18,16 @@ struct DumpRequest {
   bool kill = false;
   std::vector<std::pair<pid_t, int>> externals;  // --external PID:FD
   std::chrono::milliseconds hookTimeout{10000};  // --hook-timeout (core/hooks/)
-  bool tcpClose = false;   // --tcp-close: TCP connections outside the tree come back closed
-  bool shellJob = false;   // --shell-job: the terminal outside the tree is the user's
-  bool unixClose = false;  // --unix-close: unix connections outside the tree come back closed
+  bool tcpClose = false;    // --tcp-close: TCP connections outside the tree come back closed
+  bool shellJob = false;    // --shell-job: the terminal outside the tree is the user's
+  bool unixClose = false;   // --unix-close: unix connections outside the tree come back closed
+  std::string compress;     // --compress zstd[:LEVEL]: page files as zstd frames
+  std::string parent;       // --parent DIR: store only the pages that changed since that image
+  bool pageHashes = false;  // store page hashes, so that this image can be a parent
+  // Called with the complete image while the tree is still frozen (with
+  // --kill, before it dies): a stream to stdout is written here, so a
+  // failure to send it leaves the program alive.
+  std::function<void(const std::string& dir)> beforeRelease;
 };
 
 struct DumpSummary {
@@ -27,7 +35,9 @@ struct DumpSummary {
   size_t threads = 0;
   uint64_t bytesStored = 0;
   uint64_t zeroPages = 0;
-  double freezeMs = 0;  // from the start of the freeze to the resume (or kill)
+  uint64_t parentPages = 0;  // pages left in the parent image (incremental)
+  uint64_t bytesOnDisk = 0;  // page files as written (compressed or not)
+  double freezeMs = 0;       // from the start of the freeze to the resume (or kill)
   double totalMs = 0;
 };
 

@@ -64,9 +64,14 @@ bool isZeroPage(const char* p) {
 // process and writing the file overlap instead of taking turns.
 class BatchWriter {
  public:
-  BatchWriter(pid_t pid, image::DataFile& out, std::vector<image::Vma>& vmas, MemoryStats& stats,
+  BatchWriter(pid_t pid, const PageSink& sink, std::vector<image::Vma>& vmas, MemoryStats& stats,
               Progress* progress)
-      : mem_(pid), out_(out), vmas_(vmas), stats_(stats), progress_(progress) {
+      : mem_(pid),
+        sink_(sink),
+        parent_(sink.parent),
+        vmas_(vmas),
+        stats_(stats),
+        progress_(progress) {
     slots_[0].buf = std::make_unique<PageBuffer>(kBatchBytes);
     slots_[1].buf = std::make_unique<PageBuffer>(kBatchBytes);
     writer_ = std::thread([this] { writerLoop(); });
@@ -160,37 +165,58 @@ class BatchWriter {
     }
   }
 
-  // Squeezes out zero pages in place, cutting runs at zero/data boundaries,
-  // then writes the data pages with one call.
+  // Squeezes out zero pages (and, in an incremental dump, pages the parent
+  // holds unchanged) in place, cutting runs where the kind changes, then
+  // writes the rest with one call.
   void write(Slot& slot) {
     char* base = slot.buf->data();
-    uint64_t fileStart = out_.size();
+    const uint64_t fileStart = sink_.file.rawSize();
     char* dst = base;
     const char* src = base;
+    const bool hashPages = sink_.hashes || sink_.parent;
     struct Cut {
       size_t vma;
       image::PageRun run;
-      const char* data;
+      const char* data;                        // own data runs: their bytes, once squeezed
+      std::unique_ptr<image::Xxh3Stream> ref;  // runs in the parent: hashed as they go by
     };
     std::vector<Cut> cuts;
     for (auto& r : slot.ranges) {
       for (uint64_t i = 0; i < r.npages; ++i, src += kPage) {
-        bool zero = isZeroPage(src);
-        uint64_t addr = r.addr + i * kPage;
+        const bool zero = isZeroPage(src);
+        const uint64_t addr = r.addr + i * kPage;
+        uint32_t inImage = 0;
+        uint64_t refOffset = 0;
+        if (!zero && hashPages) {
+          const uint64_t h = image::xxh3(src, kPage);
+          if (sink_.hashes) sink_.hashes->push_back(h);
+          if (const ParentPages::Page* p = parent_.find(addr); p && p->hash == h) {
+            inImage = p->image;
+            refOffset = p->offset;
+          }
+        }
         Cut* last = cuts.empty() ? nullptr : &cuts.back();
         bool extend = last && last->vma == r.vma && last->run.zero == zero &&
-                      last->run.addr + last->run.npages * kPage == addr;
+                      last->run.image == inImage &&
+                      last->run.addr + last->run.npages * kPage == addr &&
+                      (inImage == 0 || last->run.offset + last->run.npages * kPage == refOffset);
         if (!extend) {
           image::PageRun run;
           run.addr = addr;
           run.zero = zero;
-          run.offset = zero ? 0 : fileStart + uint64_t(dst - base);
-          cuts.push_back({r.vma, run, dst});
+          run.image = inImage;
+          run.offset = zero ? 0 : inImage ? refOffset : fileStart + uint64_t(dst - base);
+          cuts.push_back({r.vma, run, dst, nullptr});
           last = &cuts.back();
+          if (inImage) last->ref = std::make_unique<image::Xxh3Stream>();
         }
         last->run.npages++;
         if (zero) {
           stats_.pagesZero++;
+        } else if (inImage) {
+          // Hashed now: a later page may be moved over these bytes.
+          last->ref->update(src, kPage);
+          stats_.pagesInParent++;
         } else {
           if (dst != src) std::memmove(dst, src, kPage);
           dst += kPage;
@@ -198,16 +224,20 @@ class BatchWriter {
         }
       }
     }
-    if (dst != base) out_.append(base, size_t(dst - base));
+    if (dst != base) sink_.file.append(base, size_t(dst - base));
     if (progress_) progress_->advance(uint64_t(src - base));
     for (auto& c : cuts) {
-      if (!c.run.zero) c.run.xxh3 = image::xxh3(c.data, c.run.npages * kPage);
+      if (c.ref)
+        c.run.xxh3 = c.ref->digest();
+      else if (!c.run.zero)
+        c.run.xxh3 = image::xxh3(c.data, c.run.npages * kPage);
       vmas_[c.vma].runs.push_back(c.run);
     }
   }
 
   RemoteMemory mem_;
-  image::DataFile& out_;
+  const PageSink& sink_;
+  ParentLookup parent_;
   std::vector<image::Vma>& vmas_;
   MemoryStats& stats_;
   Progress* progress_;
@@ -318,10 +348,10 @@ PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas) {
   return plan;
 }
 
-MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, image::DataFile& pages,
+MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, const PageSink& sink,
                               std::vector<image::Vma>& vmas, Progress* progress) {
   MemoryStats stats;
-  BatchWriter batch(pagesPid, pages, vmas, stats, progress);
+  BatchWriter batch(pagesPid, sink, vmas, stats, progress);
   for (const auto& r : plan.ranges) batch.add(r.vma, r.addr, r.npages);
   batch.finish();
   return stats;

@@ -8,8 +8,10 @@
 
 #include <vector>
 
+#include "core/dump/ParentPages.hpp"
 #include "core/image/ImageWriter.hpp"
 #include "core/image/Model.hpp"
+#include "core/image/PageCodec.hpp"
 #include "core/proc/ProcParsers.hpp"
 #include "core/util/Progress.hpp"
 
@@ -18,6 +20,17 @@ namespace ckpt {
 struct MemoryStats {
   uint64_t pagesStored = 0;
   uint64_t pagesZero = 0;
+  uint64_t pagesInParent = 0;  // unchanged since the parent image: not stored again
+};
+
+// Where storePrivatePages puts the pages of one process.
+struct PageSink {
+  image::PageFileWriter& file;
+  // The parent image's pages of this process (incremental dumps), or null.
+  const std::vector<ParentPages::Page>* parent = nullptr;
+  // When set, receives the XXH3 of every data page, in run order: the page
+  // hashes file that lets this image be a parent in its turn.
+  std::vector<uint64_t>* hashes = nullptr;
 };
 
 // Fills `vmas` from the maps and smaps text; the content of shared memory
@@ -42,7 +55,7 @@ struct PagePlan {
 PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas);
 
 // Reads the planned pages from `pagesPid` and stores them in `pages`.
-MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, image::DataFile& pages,
+MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, const PageSink& sink,
                               std::vector<image::Vma>& vmas, Progress* progress);
 
 // The kind of a mapping from its maps line; throws an Error naming the pid and

@@ -20,124 +20,14 @@
 #include <vector>
 
 #include "core/image/Checksum.hpp"
+#include "core/image/ImageFile.hpp"
 #include "core/image/Manifest.hpp"
+#include "core/image/PageSource.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/UniqueFd.hpp"
 
 namespace ckpt::image {
 namespace {
-
-// Large enough that a syscall per chunk costs nothing next to the copy, small
-// enough to stay in L2/L3 while it is hashed.
-constexpr size_t kReadChunk = size_t{8} << 20;
-
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-using AlignedBuffer = std::unique_ptr<char, AlignedFree>;
-
-AlignedBuffer alignedBuffer(size_t size) {
-  void* p = std::aligned_alloc(kPageSize, size);
-  if (!p) throw std::bad_alloc();
-  return AlignedBuffer(static_cast<char*>(p));
-}
-
-// A file of the image, opened for reading; errors name it as "image DIR: NAME".
-class ImageFile {
- public:
-  ImageFile(const std::string& dir, const std::string& name) : dir_(dir), name_(name) {
-    // A name from the manifest must not lead out of the image.
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
-        name.find('\0') != std::string::npos)
-      throw Error(
-          fmt::format("image {}: '{}' is not a file name inside the image: the manifest "
-                      "is corrupt",
-                      dir, name));
-    const std::string path = dir + "/" + name;
-    fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd_) {
-      if (errno == ENOENT) fail("missing: the image is incomplete");
-      throwErrno(fmt::format("image {}: open {}", dir, name));
-    }
-    struct stat st;
-    if (::fstat(fd_.get(), &st) != 0) throwErrno(fmt::format("image {}: stat {}", dir, name));
-    if (!S_ISREG(st.st_mode)) fail("not a regular file");
-    size_ = static_cast<uint64_t>(st.st_size);
-  }
-
-  [[noreturn]] void fail(const std::string& what) const {
-    throw Error(fmt::format("image {}: {}: {}", dir_, name_, what));
-  }
-  [[noreturn]] void failTruncated(uint64_t expected) const {
-    fail(fmt::format("truncated: expected at least {} bytes, file has {}", expected, size_));
-  }
-
-  // Reads up to len bytes at offset; fewer only at the end of the file.
-  size_t readAt(char* buf, size_t len, uint64_t offset) const {
-    size_t done = 0;
-    while (done < len) {
-      const ssize_t n =
-          ::pread(fd_.get(), buf + done, len - done, static_cast<off_t>(offset + done));
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throwErrno(fmt::format("image {}: read {}", dir_, name_));
-      }
-      if (n == 0) break;
-      done += static_cast<size_t>(n);
-    }
-    return done;
-  }
-
-  int fd() const { return fd_.get(); }
-  uint64_t size() const { return size_; }
-
- private:
-  std::string dir_;
-  std::string name_;
-  UniqueFd fd_;
-  uint64_t size_ = 0;
-};
-
-// Bytes [offset, offset + len) of a file, checked against a checksum.
-struct Extent {
-  uint64_t offset;
-  uint64_t len;
-  uint64_t xxh3;
-  std::string what;  // "run at 0x7f... (16 pages)"
-};
-
-// Hashes every extent, reading the file in big sequential chunks: runs are
-// laid out one after the other, so most chunks serve many of them.
-void checkExtents(const ImageFile& file, std::vector<Extent>& extents) {
-  uint64_t need = 0;
-  for (const Extent& e : extents) need = std::max(need, e.offset + e.len);
-  if (need > file.size()) file.failTruncated(need);
-  if (extents.empty()) return;
-  ::posix_fadvise(file.fd(), 0, 0, POSIX_FADV_SEQUENTIAL);
-
-  std::sort(extents.begin(), extents.end(),
-            [](const Extent& a, const Extent& b) { return a.offset < b.offset; });
-  const AlignedBuffer buf = alignedBuffer(kReadChunk);
-  uint64_t winStart = 0, winEnd = 0;  // the file bytes now in buf
-  Xxh3Stream hash;
-  for (const Extent& e : extents) {
-    hash.reset();
-    uint64_t pos = e.offset;
-    const uint64_t end = e.offset + e.len;
-    while (pos < end) {
-      if (pos < winStart || pos >= winEnd) {
-        winStart = pos & ~(kPageSize - 1);
-        winEnd = winStart + file.readAt(buf.get(), kReadChunk, winStart);
-        // The file shrank after fstat: someone is changing the image.
-        if (pos >= winEnd) file.failTruncated(end);
-      }
-      const uint64_t take = std::min(end, winEnd) - pos;
-      hash.update(buf.get() + (pos - winStart), take);
-      pos += take;
-    }
-    if (hash.digest() != e.xxh3) file.fail(e.what + " checksum mismatch: the image is corrupt");
-  }
-}
 
 void readManifestChecksum(const std::string& dir, uint64_t& hash, uint64_t& length) {
   ImageFile file(dir, "manifest.xxh3");
@@ -207,9 +97,9 @@ Image readImage(const std::string& dir) {
   try {
     const nlohmann::json j = parseManifestJson(text);
     const int version = manifestFormatVersion(j);
-    if (version != kFormatVersion)
-      throw Error(fmt::format("image {} has format version {}, this ckpt reads version {}", dir,
-                              version, kFormatVersion));
+    if (version < kOldestFormatVersion || version > kFormatVersion)
+      throw Error(fmt::format("image {} has format version {}, this ckpt reads versions {} to {}",
+                              dir, version, kOldestFormatVersion, kFormatVersion));
     return imageFromManifest(j);
   } catch (const Error& e) {
     const std::string what = e.what();
@@ -218,14 +108,16 @@ Image readImage(const std::string& dir) {
   }
 }
 
-void verifyImage(const std::string& dir, const Image& image) {
+void verifyImage(const std::string& dir, const Image& image, bool deep) {
   const auto corrupt = [&](const std::string& what) {
     throw Error(fmt::format("image {}: {}: the image is corrupt", dir, what));
   };
 
-  // Page runs, grouped by page file (processes could share one).
-  std::map<std::string, std::vector<Extent>> pageFiles;
+  // Page runs, by process.
+  std::map<pid_t, std::vector<Extent>> pageFiles;
+  std::map<pid_t, const Process*> byPid;
   for (const Process& p : image.processes) {
+    if (!byPid.emplace(p.pid, &p).second) corrupt(fmt::format("pid {} given twice", p.pid));
     bool hasData = false;
     for (const Vma& vma : p.vmas) {
       if (vma.start >= vma.end || vma.start % kPageSize != 0 || vma.end % kPageSize != 0)
@@ -244,16 +136,23 @@ void verifyImage(const std::string& dir, const Image& image) {
         if (run.zero) continue;
         if (run.offset > std::numeric_limits<uint64_t>::max() - len)
           corrupt(fmt::format("pid {}: {} has an impossible offset {}", p.pid, what, run.offset));
+        if (run.image > image.parents.size())
+          corrupt(fmt::format("pid {}: {} lies in parent {}, but the image names {} parents", p.pid,
+                              what, run.image, image.parents.size()));
+        if (run.image != 0) continue;  // checked with the parent (ImageChain)
         hasData = true;
-        pageFiles[p.pages_file].push_back(Extent{run.offset, len, run.xxh3, what});
+        pageFiles[p.pid].push_back(Extent{run.offset, len, run.xxh3, what});
       }
     }
     if (hasData && p.pages_file.empty())
       corrupt(fmt::format("pid {} has saved pages but no page file", p.pid));
   }
-  for (auto& [name, extents] : pageFiles) {
-    ImageFile file(dir, name);
-    checkExtents(file, extents);
+  {
+    WorkerPool pool;
+    for (auto& [pid, extents] : pageFiles) {
+      PageSource pages(dir, *byPid.at(pid));
+      pages.check(extents, deep, &pool);
+    }
   }
 
   // Whole small files: pipe contents, message queues, deleted files.
@@ -319,6 +218,7 @@ void verifyImage(const std::string& dir, const Image& image) {
       if (run.zero) continue;
       if (run.offset > std::numeric_limits<uint64_t>::max() - len)
         corrupt(fmt::format("{} has an impossible offset {}", what, run.offset));
+      if (run.image != 0) corrupt(what + " lies in a parent image, which objects never do");
       extents.push_back(Extent{run.offset, len, run.xxh3, what});
     }
     if (extents.empty()) continue;

@@ -21,6 +21,11 @@ Image readImage(const std::string& dir);
 // files and open files to pipes that the image has. Throws Error naming the
 // file ("image /x: pages-1234.img: run at 0x7f0000000000 (16 pages) checksum
 // mismatch: the image is corrupt").
-void verifyImage(const std::string& dir, const Image& image);
+//
+// Compressed page files: with `deep`, every run is decompressed and checked;
+// without, only the compressed checksum of every frame (restore checks each
+// run as it decompresses it, before the tree runs). Runs that lie in parent
+// images are checked by ImageChain::verifyParentRuns.
+void verifyImage(const std::string& dir, const Image& image, bool deep = true);
 
 }  // namespace ckpt::image

@@ -69,6 +69,13 @@ DataFile::Written DataFile::append(const void* data, size_t len) {
   return w;
 }
 
+uint64_t DataFile::write(const void* data, size_t len) {
+  if (!fd_) throw Error(fmt::format("write {}: the image is already committed", path_));
+  const uint64_t at = size_;
+  writeAll(fd_.get(), data, len, path_, size_);
+  return at;
+}
+
 ImageWriter::ImageWriter(const std::string& dir) : dir_(stripTrailingSlashes(dir)) {
   if (dir_.empty() || dir_ == "/" || dir_ == "." || dir_ == "..")
     throw Error(fmt::format("'{}' cannot be an image directory; give a new directory name", dir));

@@ -30,6 +30,9 @@ class DataFile {
   // naming the file on failure, ENOSPC included. Page files need page-aligned
   // lengths so that every run starts page-aligned; the caller sees to that.
   Written append(const void* data, size_t len);
+  // The same without the checksum, for callers that checksum the bytes their
+  // own way (page runs); returns the offset.
+  uint64_t write(const void* data, size_t len);
 
   const std::string& name() const { return name_; }  // inside the image
   const std::string& path() const { return path_; }  // full path, under .partial

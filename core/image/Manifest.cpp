@@ -209,6 +209,10 @@ void enc(J& j, LockKind k) {
 template <class J>
 void enc(J& j, const PageRun& v);
 template <class J>
+void enc(J& j, const PageFrame& v);
+template <class J>
+void enc(J& j, const ParentImage& v);
+template <class J>
 void enc(J& j, const Vma& v);
 template <class J>
 void enc(J& j, const SigAction& v);
@@ -288,6 +292,20 @@ void enc(J& j, const std::map<int, Rlimit>& limits) {
 template <class J>
 void enc(J& j, const PageRun& v) {
   j = J::array({v.addr, v.npages, v.zero ? 1 : 0, v.offset, v.xxh3});
+  // Only runs that live in a parent image carry the sixth element.
+  if (v.image != 0) j.push_back(v.image);
+}
+
+template <class J>
+void enc(J& j, const PageFrame& v) {
+  j = J::array({v.raw_offset, v.raw_len, v.offset, v.len, v.xxh3});
+}
+
+template <class J>
+void enc(J& j, const ParentImage& v) {
+  j = J::object();
+  PUT(path);
+  PUT(manifest_xxh3);
 }
 
 template <class J>
@@ -488,6 +506,10 @@ void enc(J& j, const Process& v) {
   PUT(fds);
   PUT(threads);
   PUT(pages_file);
+  PUT(pages_codec);
+  PUT(pages_frames);
+  PUT(page_hashes_file);
+  PUT(page_hashes_xxh3);
   PUT(vmas);
 }
 
@@ -564,6 +586,8 @@ void enc(J& j, const Image& v) {
   PUT(created_unix);
   PUT(root_pid);
   PUT(vdso_layout);
+  PUT(compression);
+  PUT(parents);
   PUT(files);
   PUT(pipes);
   PUT(objects);
@@ -676,6 +700,8 @@ void dec(const json& v, const Ctx& c, LockKind& out) {
 }
 
 void dec(const json& v, const Ctx& c, PageRun& out);
+void dec(const json& v, const Ctx& c, PageFrame& out);
+void dec(const json& v, const Ctx& c, ParentImage& out);
 void dec(const json& v, const Ctx& c, Vma& out);
 void dec(const json& v, const Ctx& c, SigAction& out);
 void dec(const json& v, const Ctx& c, ItimerValue& out);
@@ -747,10 +773,16 @@ void dec(const json& v, const Ctx& c, std::map<int, Rlimit>& out) {
 }
 
 #define GET(name) dec(member(j, c, #name), c.key(#name), out.name)
+// Fields that format version 2 added: absent in version 1 images, which
+// then read as plain images without a parent.
+#define GET_V2(name)                                                              \
+  do {                                                                            \
+    if (auto it = j.find(#name); it != j.end()) dec(*it, c.key(#name), out.name); \
+  } while (0)
 
 void dec(const json& j, const Ctx& c, PageRun& out) {
-  if (!j.is_array() || j.size() != 5)
-    c.fail("expected page run [addr, npages, zero, offset, xxh3], got " +
+  if (!j.is_array() || (j.size() != 5 && j.size() != 6))
+    c.fail("expected page run [addr, npages, zero, offset, xxh3(, image)], got " +
            (j.is_array() ? fmt::format("{} elements", j.size()) : describe(j)));
   dec(j[0], c.at(0), out.addr);
   dec(j[1], c.at(1), out.npages);
@@ -764,6 +796,25 @@ void dec(const json& j, const Ctx& c, PageRun& out) {
   }
   dec(j[3], c.at(3), out.offset);
   dec(j[4], c.at(4), out.xxh3);
+  out.image = 0;
+  if (j.size() == 6) dec(j[5], c.at(5), out.image);
+}
+
+void dec(const json& j, const Ctx& c, PageFrame& out) {
+  if (!j.is_array() || j.size() != 5)
+    c.fail("expected page frame [raw_offset, raw_len, offset, len, xxh3], got " +
+           (j.is_array() ? fmt::format("{} elements", j.size()) : describe(j)));
+  dec(j[0], c.at(0), out.raw_offset);
+  dec(j[1], c.at(1), out.raw_len);
+  dec(j[2], c.at(2), out.offset);
+  dec(j[3], c.at(3), out.len);
+  dec(j[4], c.at(4), out.xxh3);
+}
+
+void dec(const json& j, const Ctx& c, ParentImage& out) {
+  requireObject(j, c);
+  GET(path);
+  GET(manifest_xxh3);
 }
 
 void dec(const json& j, const Ctx& c, Vma& out) {
@@ -953,6 +1004,10 @@ void dec(const json& j, const Ctx& c, Process& out) {
   GET(fds);
   GET(threads);
   GET(pages_file);
+  GET_V2(pages_codec);
+  GET_V2(pages_frames);
+  GET_V2(page_hashes_file);
+  GET_V2(page_hashes_xxh3);
   GET(vmas);
 }
 
@@ -1023,6 +1078,8 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(created_unix);
   GET(root_pid);
   GET(vdso_layout);
+  GET_V2(compression);
+  GET_V2(parents);
   GET(files);
   GET(pipes);
   GET(objects);
@@ -1037,6 +1094,7 @@ void dec(const json& j, const Ctx& c, Image& out) {
 }
 
 #undef GET
+#undef GET_V2
 
 // The public from_json hooks report paths relative to the value they were given.
 template <class T>
@@ -1223,9 +1281,9 @@ Image imageFromManifest(const nlohmann::json& j) {
 Image parseManifest(std::string_view text) {
   const json j = parseManifestJson(text);
   const int version = manifestFormatVersion(j);
-  if (version != kFormatVersion)
-    throw Error(fmt::format("manifest.json: format version {}, this ckpt reads version {}", version,
-                            kFormatVersion));
+  if (version < kOldestFormatVersion || version > kFormatVersion)
+    throw Error(fmt::format("manifest.json: format version {}, this ckpt reads versions {} to {}",
+                            version, kOldestFormatVersion, kFormatVersion));
   return imageFromManifest(j);
 }
 

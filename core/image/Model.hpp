@@ -15,7 +15,11 @@
 
 namespace ckpt::image {
 
-inline constexpr int kFormatVersion = 1;
+// Version 2 added compressed page files, parent images and page hashes.
+// Version 1 images hold none of those and read back as uncompressed images
+// without a parent, so this ckpt reads both.
+inline constexpr int kFormatVersion = 2;
+inline constexpr int kOldestFormatVersion = 1;
 inline constexpr uint64_t kPageSize = 4096;
 
 // A run of consecutive pages of one mapping. Data runs are stored in the
@@ -25,7 +29,22 @@ struct PageRun {
   uint64_t npages = 0;
   bool zero = false;
   uint64_t offset = 0;  // byte offset in the page file (data runs)
-  uint64_t xxh3 = 0;    // XXH3-64 of the run's bytes (data runs)
+  uint64_t xxh3 = 0;    // XXH3-64 of the run's bytes (data runs), uncompressed
+  // Where a data run's bytes are: 0 in this image; k > 0 in Image::parents[k-1],
+  // in the page file of the process with the same pid (an incremental dump
+  // stores only what changed and points at the rest).
+  uint32_t image = 0;
+};
+
+// One independently compressed piece of a page file: the page bytes
+// [raw_offset, raw_offset + raw_len) stored at [offset, offset + len) of the
+// file. Runs keep their uncompressed offsets; frames translate them.
+struct PageFrame {
+  uint64_t raw_offset = 0;
+  uint64_t raw_len = 0;
+  uint64_t offset = 0;
+  uint64_t len = 0;
+  uint64_t xxh3 = 0;  // XXH3-64 of the compressed bytes
 };
 
 enum class VmaKind {
@@ -263,7 +282,11 @@ struct Process {
   std::string comm;
   std::vector<Thread> threads;  // threads[0] is the main thread (tid == pid)
   std::vector<Vma> vmas;
-  std::string pages_file;  // page file name inside the image
+  std::string pages_file;               // page file name inside the image
+  std::string pages_codec;              // "" (plain) or "zstd": how pages_file is stored
+  std::vector<PageFrame> pages_frames;  // with a codec: the frames, in order
+  std::string page_hashes_file;         // XXH3-64 of every data page, in run order
+  uint64_t page_hashes_xxh3 = 0;        // of that file
   MmFields mm;
   std::vector<SigAction> sigactions;                 // signals 1..64 except SIGKILL/SIGSTOP
   std::vector<std::vector<uint8_t>> pending_shared;  // process-wide pending siginfo
@@ -294,6 +317,12 @@ struct Attachment {
   uint64_t xxh3 = 0;
 };
 
+// An image that an incremental image takes pages from.
+struct ParentImage {
+  std::string path;            // absolute, as it was at dump
+  uint64_t manifest_xxh3 = 0;  // its manifest's checksum: restore refuses any other image there
+};
+
 struct Image {
   int format_version = kFormatVersion;
   std::string ckpt_version;
@@ -302,7 +331,11 @@ struct Image {
   int64_t created_unix = 0;
   pid_t root_pid = 0;
   std::vector<uint64_t> vdso_layout;  // sizes of [vvar], [vvar_vclock], [vdso]
-  std::vector<Process> processes;     // parents before children
+  std::string compression;            // "zstd:3", or "" when pages are stored plain
+  // The parent (first), its parent, and so on: every image whose pages runs
+  // may point into (PageRun::image).
+  std::vector<ParentImage> parents;
+  std::vector<Process> processes;  // parents before children
   std::vector<FileDesc> files;
   std::vector<Pipe> pipes;
   std::vector<SharedObject> objects;

@@ -19,6 +19,8 @@
 
 #include <fmt/format.h>
 
+#include "core/image/Checksum.hpp"
+#include "core/image/ImageFile.hpp"
 #include "core/proc/ProcFiles.hpp"
 #include "core/proc/ProcParsers.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
@@ -30,6 +32,8 @@ namespace {
 
 constexpr uint64_t kPage = image::kPageSize;
 constexpr uint64_t kFillBatch = 64ull << 20;
+// Decompressed at a time: 8 frames, one per core and more.
+constexpr uint64_t kUnpackChunk = 8ull << 20;
 constexpr uint64_t kScratchSize = 256 * 1024;
 
 bool hasFlag(const image::Vma& v, const char* f) {
@@ -207,19 +211,30 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
   for (auto& [k, fd] : files) p.main->call(SYS_close, uint64_t(fd));
 }
 
-// Fills data runs from the page file (and zero runs of file-backed areas from
-// /dev/zero) with injected preadv calls, IOV_MAX iovecs at a time.
+// Fills data runs: from plain page files (this image's or a parent's) by
+// injected preadv calls, IOV_MAX iovecs at a time, so the process reads its
+// own pages (one copy); from compressed ones by decompressing here, checking
+// each run's checksum and writing it with process_vm_writev (the mappings
+// are writable until finishAreas). Zero runs of file-backed areas come from
+// /dev/zero.
 void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
-               const std::string& pagesPath, Progress* progress) {
+               image::ImageChain& chain, WorkerPool& pool, Progress* progress) {
   const size_t maxIov = std::min<size_t>(IOV_MAX, (s.dataSize() - 4096) / sizeof(iovec));
-  RemotePtr pathAt = s.putString(mem, 0, pagesPath);
-  long pagesFd = p.main->check("opening page file " + pagesPath, SYS_openat, uint64_t(AT_FDCWD),
-                               pathAt.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
+  std::map<std::string, long> fds;  // page file path -> fd in the process
+  auto remoteFd = [&](const std::string& path) {
+    if (auto it = fds.find(path); it != fds.end()) return it->second;
+    RemotePtr pathAt = s.putString(mem, 0, path);
+    long fd = p.main->check("opening page file " + path, SYS_openat, uint64_t(AT_FDCWD),
+                            pathAt.addr(), uint64_t(O_RDONLY | O_CLOEXEC));
+    fds.emplace(path, fd);
+    return fd;
+  };
   long zeroFd = -1;
   RemotePtr iovAt = s.data() + 4096;
 
   struct Batch {
     long fd = -1;
+    std::string path;
     uint64_t offset = 0;  // file offset of the first iovec
     uint64_t next = 0;    // file offset right after the last
     std::vector<iovec> iov;
@@ -233,10 +248,10 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
       long n =
           p.main->call(SYS_preadv, uint64_t(b.fd), iovAt.addr(), b.iov.size(), b.offset + done, 0);
       if (n <= 0)
-        throw SysError(fmt::format("pid {}: reading pages from {}", p.pid, pagesPath),
+        throw SysError(fmt::format("pid {}: reading pages from {}", p.pid, b.path),
                        n < 0 ? int(-n) : EIO);
       done += uint64_t(n);
-      if (progress && b.fd == pagesFd) progress->advance(uint64_t(n));
+      if (progress && b.fd != zeroFd) progress->advance(uint64_t(n));
       if (done < b.bytes) {
         // A short read (over 2 GiB, or a signal): drop what was filled and go on.
         uint64_t skip = uint64_t(n);
@@ -256,11 +271,13 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
     b.iov.clear();
     b.bytes = 0;
   };
-  auto addOne = [&](long fd, uint64_t offset, uint64_t addr, uint64_t len) {
+  auto addOne = [&](long fd, const std::string& path, uint64_t offset, uint64_t addr,
+                    uint64_t len) {
     bool contiguous = !b.iov.empty() && b.fd == fd && (fd == zeroFd || b.next == offset);
     if (!contiguous || b.iov.size() == maxIov || b.bytes >= kFillBatch) {
       flush();
       b.fd = fd;
+      b.path = path;
       b.offset = offset;
       b.next = offset;
     }
@@ -272,29 +289,54 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
     b.next += len;
   };
   // Calls of at most kFillBatch bytes: still few, and progress moves.
-  auto add = [&](long fd, uint64_t offset, uint64_t addr, uint64_t len) {
+  auto add = [&](long fd, const std::string& path, uint64_t offset, uint64_t addr, uint64_t len) {
     for (uint64_t at = 0; at < len; at += kFillBatch) {
       uint64_t n = std::min(kFillBatch, len - at);
-      addOne(fd, fd == zeroFd ? 0 : offset + at, addr + at, n);
+      addOne(fd, path, fd == zeroFd ? 0 : offset + at, addr + at, n);
     }
+  };
+  image::AlignedBuffer unpacked;
+  auto writeCompressed = [&](const image::PageSource& src, const image::PageRun& r) {
+    if (!unpacked) unpacked = image::alignedBuffer(kUnpackChunk);
+    const uint64_t len = r.npages * kPage;
+    image::Xxh3Stream hash;
+    for (uint64_t at = 0; at < len; at += kUnpackChunk) {
+      const uint64_t take = std::min(kUnpackChunk, len - at);
+      src.read(r.offset + at, take, unpacked.get(), &pool);
+      hash.update(unpacked.get(), take);
+      mem.write(RemotePtr(r.addr + at), unpacked.get(), take);
+      if (progress) progress->advance(take);
+    }
+    // Before the tree runs: a mismatch fails the restore and kills every stub.
+    if (hash.digest() != r.xxh3)
+      src.file().fail(
+          fmt::format("run at {:#x} ({} pages) checksum mismatch after "
+                      "decompression: the image is corrupt",
+                      r.addr, r.npages));
   };
   for (const auto& v : p.img->vmas) {
     for (const auto& r : v.runs) {
       uint64_t len = r.npages * kPage;
       if (!r.zero) {
-        add(pagesFd, r.offset, r.addr, len);
+        const image::PageSource& src = chain.pages(r.image, p.pid);
+        if (src.plain()) {
+          add(remoteFd(src.path()), src.path(), r.offset, r.addr, len);
+        } else {
+          flush();
+          writeCompressed(src, r);
+        }
       } else if (v.kind != image::VmaKind::Anonymous) {
         if (zeroFd < 0) {
           RemotePtr z = s.putString(mem, 0, "/dev/zero");
           zeroFd = p.main->check("opening /dev/zero", SYS_openat, uint64_t(AT_FDCWD), z.addr(),
                                  uint64_t(O_RDONLY | O_CLOEXEC));
         }
-        add(zeroFd, 0, r.addr, len);
+        add(zeroFd, "/dev/zero", 0, r.addr, len);
       }
     }
   }
   flush();
-  p.main->call(SYS_close, uint64_t(pagesFd));
+  for (auto& [path, fd] : fds) p.main->call(SYS_close, uint64_t(fd));
   if (zeroFd >= 0) p.main->call(SYS_close, uint64_t(zeroFd));
 }
 
@@ -386,7 +428,8 @@ ScratchLayout chooseScratch(const image::Image& img) {
 }
 
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
-                   const std::string& imageDir, const SharedObjects& objects, Progress* progress) {
+                   image::ImageChain& chain, WorkerPool& pool, const SharedObjects& objects,
+                   Progress* progress) {
   RemoteMemory mem(p.pid);
   // The stub inherited ckpt's rseq registration; it must go before the memory
   // it points into does, or every resume faults.
@@ -398,7 +441,7 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
   unmapStub(p, scratch);
   moveVdso(p, scratch, img);
   mapAreas(p, scratch, mem, objects);
-  fillPages(p, scratch, mem, imageDir + "/" + p.img->pages_file, progress);
+  fillPages(p, scratch, mem, chain, pool, progress);
   finishAreas(p);
   setMmFields(p, scratch, mem);
 }

@@ -6,16 +6,21 @@
 
 #include <string>
 
+#include "core/image/ImageChain.hpp"
 #include "core/image/Model.hpp"
 #include "core/mem/SharedObjects.hpp"
 #include "core/restore/RestoredProcess.hpp"
 #include "core/util/Progress.hpp"
+#include "core/util/WorkerPool.hpp"
 
 namespace ckpt {
 
-// `progress` (may be null) advances by the bytes read from the page file.
+// Pages come from the image's page files or its parents' (`chain`);
+// compressed ones are decompressed on `pool`. `progress` (may be null)
+// advances by the page bytes filled.
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
-                   const std::string& imageDir, const SharedObjects& objects, Progress* progress);
+                   image::ImageChain& chain, WorkerPool& pool, const SharedObjects& objects,
+                   Progress* progress);
 
 // A range of `size` bytes free in every process of the image and in ckpt's
 // own address space (which every stub starts as a copy of).

@@ -87,7 +87,12 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   if (!realpath(req.dir.c_str(), abs)) throwErrno(fmt::format("image {}", req.dir));
   std::string dir = abs;
   image::Image img = image::readImage(dir);
-  image::verifyImage(dir, img);
+  // Compressed runs are checked as they are decompressed, before the tree
+  // runs: once is enough.
+  image::verifyImage(dir, img, /*deep=*/false);
+  image::ImageChain chain(dir, img);
+  WorkerPool pool;
+  chain.verifyParentRuns(/*deep=*/false, &pool);
   if (img.processes.empty()) throw Error(fmt::format("image {} holds no process", dir));
   checkPrivilege(img);
   fault::point("restore.verify");
@@ -125,7 +130,7 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
         if (!r.zero) progress->addTotal(r.npages * image::kPageSize);
   for (auto& p : tree.processes()) {
     if (p.img->zombie) continue;
-    restoreMemory(p, scratch, img, dir, objects, &*progress);
+    restoreMemory(p, scratch, img, chain, pool, objects, &*progress);
     fault::point("restore.memory");
     restoreFds(p, scratch, files);
     fault::point("restore.fds");

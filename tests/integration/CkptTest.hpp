@@ -28,6 +28,7 @@ class CkptTest : public ::testing::Test {
     auto tree = Harness::treePids(pid);
     std::vector<std::string> args{"dump", std::to_string(pid), "-o", dir};
     if (kill) args.push_back("--kill");
+    args.insert(args.end(), dumpArgs.begin(), dumpArgs.end());
     auto r = h.runCkpt(args);
     ASSERT_TRUE(r.status.ok()) << r.describe();
     ASSERT_TRUE(std::filesystem::is_directory(dir)) << "no image directory " << dir << "\n"
@@ -124,6 +125,8 @@ class CkptTest : public ::testing::Test {
   }
 
   Harness h;
+  // Added to every dump() (--compress zstd, ...).
+  std::vector<std::string> dumpArgs;
 };
 
 }  // namespace ckpt::test

@@ -444,4 +444,24 @@ bool waitForFile(const std::string& file, const std::function<bool()>& done,
   return ok;
 }
 
+// Reads whole lines from `fd` until `n` have come (or the timeout).
+std::vector<std::string> readLines(int fd, size_t n, Clock::duration timeout) {
+  std::vector<std::string> lines;
+  std::string buf;
+  auto deadline = Clock::now() + timeout;
+  while (lines.size() < n && Clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 1000) <= 0) continue;
+    char chunk[4096];
+    ssize_t r = read(fd, chunk, sizeof chunk);
+    if (r <= 0) break;
+    buf.append(chunk, size_t(r));
+    for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
+      lines.push_back(buf.substr(0, nl));
+      buf.erase(0, nl + 1);
+    }
+  }
+  return lines;
+}
+
 }  // namespace ckpt::test

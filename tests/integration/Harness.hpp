@@ -123,6 +123,9 @@ bool waitUntil(const std::function<bool()>& pred, Clock::duration timeout = kTim
 bool waitForFile(const std::string& file, const std::function<bool()>& done,
                  Clock::duration timeout = kTimeout);
 
+// Reads whole lines from `fd` until `n` have come (or the timeout).
+std::vector<std::string> readLines(int fd, size_t n, Clock::duration timeout = kTimeout);
+
 // Reads a whole file; empty string if it cannot be read.
 std::string readFile(const std::string& path);
 

@@ -17,26 +17,6 @@ namespace fs = std::filesystem;
 
 class Rolling : public CkptTest {};
 
-// Reads whole lines from `fd` until `n` have come (or the timeout).
-std::vector<std::string> readLines(int fd, size_t n) {
-  std::vector<std::string> lines;
-  std::string buf;
-  auto deadline = Clock::now() + kTimeout;
-  while (lines.size() < n && Clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 1000) <= 0) continue;
-    char chunk[4096];
-    ssize_t r = read(fd, chunk, sizeof chunk);
-    if (r <= 0) break;
-    buf.append(chunk, size_t(r));
-    for (size_t nl; (nl = buf.find('\n')) != std::string::npos;) {
-      lines.push_back(buf.substr(0, nl));
-      buf.erase(0, nl + 1);
-    }
-  }
-  return lines;
-}
-
 TEST_F(Rolling, KeepsTheNewestImagesEachOfWhichRestores) {
   pid_t pid = h.spawn(programCase("mem_anon"));
   std::string folder = h.dir() + "/rolling";
@@ -52,11 +32,15 @@ TEST_F(Rolling, KeepsTheNewestImagesEachOfWhichRestores) {
   std::vector<std::string> kept;
   for (const auto& e : fs::directory_iterator(folder)) kept.push_back(e.path().string());
   std::sort(kept.begin(), kept.end());
-  ASSERT_EQ(kept.size(), 2u) << "--keep 2 left " << kept.size() << " images";
-  // The newest two reported images are the ones kept (more may have been
-  // made after the 4th report, before SIGTERM arrived).
-  EXPECT_LT(reported[0], kept[0]);
-  EXPECT_LT(reported[1], kept[0]);
+  // The newest two, and the parent the older of them may still read pages
+  // from (images are incremental on the one before, every 2nd one full).
+  ASSERT_GE(kept.size(), 2u) << "--keep 2 left " << kept.size() << " images";
+  ASSERT_LE(kept.size(), 3u) << "--keep 2 left " << kept.size() << " images";
+  // The newest two reported images are older than the newest two kept (more
+  // may have been made after the 4th report, before SIGTERM arrived).
+  const std::string& olderKept = kept[kept.size() - 2];
+  EXPECT_LT(reported[0], olderKept);
+  EXPECT_LT(reported[1], olderKept);
   ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the program after rolling dumps"));
   ASSERT_TRUE(h.reapAll());
   pid_t restored = -1;

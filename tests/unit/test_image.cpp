@@ -24,7 +24,10 @@
 #include "core/image/ImageWriter.hpp"
 #include "core/image/Manifest.hpp"
 #include "core/image/Model.hpp"
+#include "core/image/PageCodec.hpp"
+#include "core/image/PageSource.hpp"
 #include "core/util/Error.hpp"
+#include "core/util/WorkerPool.hpp"
 
 namespace ckpt::image {
 namespace {
@@ -142,6 +145,20 @@ void visit(FieldCheck& c, const std::string& p, const PageRun& a, const PageRun&
   F(zero);
   F(offset);
   F(xxh3);
+  F(image);
+}
+
+void visit(FieldCheck& c, const std::string& p, const PageFrame& a, const PageFrame& b) {
+  F(raw_offset);
+  F(raw_len);
+  F(offset);
+  F(len);
+  F(xxh3);
+}
+
+void visit(FieldCheck& c, const std::string& p, const ParentImage& a, const ParentImage& b) {
+  F(path);
+  F(manifest_xxh3);
 }
 
 template <class T>
@@ -318,6 +335,10 @@ void visit(FieldCheck& c, const std::string& p, const Process& a, const Process&
   visitVec(c, p + ".threads", a.threads, b.threads);
   visitVec(c, p + ".vmas", a.vmas, b.vmas);
   F(pages_file);
+  F(pages_codec);
+  visitVec(c, p + ".pages_frames", a.pages_frames, b.pages_frames);
+  F(page_hashes_file);
+  F(page_hashes_xxh3);
   visit(c, p + ".mm", a.mm, b.mm);
   visitVec(c, p + ".sigactions", a.sigactions, b.sigactions);
   F(pending_shared);
@@ -401,6 +422,8 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   F(created_unix);
   F(root_pid);
   F(vdso_layout);
+  F(compression);
+  visitVec(c, p + ".parents", a.parents, b.parents);
   visitVec(c, p + ".processes", a.processes, b.processes);
   visitVec(c, p + ".files", a.files, b.files);
   visitVec(c, p + ".pipes", a.pipes, b.pipes);
@@ -534,6 +557,30 @@ Image makeFullImage(ImageWriter& w) {
   child.threads = {Thread{}};
   child.threads[0].tid = 4250;
   child.fds = {{1, 2, false}};
+  // Compressed pages, a run left in a parent image, and page hashes.
+  img.compression = "zstd:1";
+  img.parents = {{"/var/tmp/parent.img", 0x1122334455667788}};
+  child.pages_file = "pages-4250.img";
+  child.pages_codec = "zstd";
+  PageFileWriter packed(w.dataFile(child.pages_file), parseCompression("zstd"), nullptr);
+  const auto data3 = pattern(3 * kPageSize, 10);
+  // Two appends, two frames.
+  const uint64_t at3 = packed.append(reinterpret_cast<const char*>(data3.data()), kPageSize);
+  packed.append(reinterpret_cast<const char*>(data3.data()) + kPageSize, 2 * kPageSize);
+  child.pages_frames = packed.frames();
+  Vma cv;
+  cv.start = kVmaB + 16 * kPageSize;
+  cv.end = cv.start + 8 * kPageSize;
+  PageRun own{cv.start, 3, false, at3, xxh3(data3.data(), data3.size())};
+  PageRun inParent{cv.start + 3 * kPageSize, 2, false, 8192, 0xfeed};
+  inParent.image = 1;
+  cv.runs = {own, inParent};
+  child.vmas = {cv};
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 5; ++i) hashes.push_back(0x100 + i);
+  child.page_hashes_file = "hashes-4250.img";
+  child.page_hashes_xxh3 =
+      w.writeBlob(child.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
   img.processes.push_back(child);
 
   const std::string pipeData = "bytes in flight\n";
@@ -672,7 +719,9 @@ TEST(ImageModel, FixtureSetsEveryField) {
   visit(c, "image", makeFullImage(w), Image{});
   std::vector<std::string> unset;
   for (const auto& p : c.neverSet())
-    if (p != "image.format_version") unset.push_back(p);  // must stay kFormatVersion
+    // format_version must stay kFormatVersion; shared objects are saved whole
+    // in every image, never left in a parent.
+    if (p != "image.format_version" && p != "image.objects[].runs[].image") unset.push_back(p);
   std::string list;
   for (const auto& p : unset) list += "\n  " + p;
   EXPECT_TRUE(unset.empty()) << "set these in makeFullImage():" << list;
@@ -684,7 +733,9 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   const char* hint =
       "Model.hpp changed: update Manifest.cpp, the visit() functions and "
       "makeFullImage() in test_image.cpp, then these sizes";
-  EXPECT_EQ(sizeof(PageRun), 40u) << hint;
+  EXPECT_EQ(sizeof(PageRun), 48u) << hint;
+  EXPECT_EQ(sizeof(PageFrame), 40u) << hint;
+  EXPECT_EQ(sizeof(ParentImage), 40u) << hint;
   EXPECT_EQ(sizeof(Vma), 144u) << hint;
   EXPECT_EQ(sizeof(SigAction), 40u) << hint;
   EXPECT_EQ(sizeof(ItimerValue), 16u) << hint;
@@ -696,14 +747,14 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(FdEntry), 12u) << hint;
   EXPECT_EQ(sizeof(FileDesc), 168u) << hint;
   EXPECT_EQ(sizeof(Pipe), 80u) << hint;
-  EXPECT_EQ(sizeof(Process), 672u) << hint;
+  EXPECT_EQ(sizeof(Process), 768u) << hint;
   EXPECT_EQ(sizeof(Hook), 40u) << hint;
   EXPECT_EQ(sizeof(SysvSemSet), 72u) << hint;
   EXPECT_EQ(sizeof(SysvMessage), 16u) << hint;
   EXPECT_EQ(sizeof(SysvMsgQueue), 112u) << hint;
   EXPECT_EQ(sizeof(FileLock), 32u) << hint;
   EXPECT_EQ(sizeof(Attachment), 80u) << hint;
-  EXPECT_EQ(sizeof(Image), 408u) << hint;
+  EXPECT_EQ(sizeof(Image), 464u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {
@@ -790,7 +841,7 @@ INSTANTIATE_TEST_SUITE_P(
         Mutation{"/processes/0/vmas/0/runs/1",
                  {1, 2, 3},
                  "manifest.json: processes[0].vmas[0].runs[1]: expected page run [addr, npages, "
-                 "zero, offset, xxh3], got 3 elements"},
+                 "zero, offset, xxh3(, image)], got 3 elements"},
         Mutation{"/processes/0/vmas/0/runs/1/2", 2,
                  "manifest.json: processes[0].vmas[0].runs[1][2]: expected 0 or 1, got 2"},
         Mutation{"/processes/0/itimers",
@@ -821,8 +872,10 @@ TEST(Manifest, RejectsWhatIsNotJson) {
   EXPECT_TRUE(Has(errorOf([] { parseManifest(""); }), "manifest.json: "));
   EXPECT_EQ(errorOf([] { parseManifest("[1]"); }), "manifest.json: expected object, got array");
   EXPECT_EQ(errorOf([] { parseManifest("{}"); }), "manifest.json: format_version: missing");
-  EXPECT_EQ(errorOf([] { parseManifest("{\"format_version\": 2}"); }),
-            "manifest.json: format version 2, this ckpt reads version 1");
+  EXPECT_EQ(errorOf([] { parseManifest("{\"format_version\": 3}"); }),
+            "manifest.json: format version 3, this ckpt reads versions 1 to 2");
+  EXPECT_EQ(errorOf([] { parseManifest("{\"format_version\": 0}"); }),
+            "manifest.json: format version 0, this ckpt reads versions 1 to 2");
   EXPECT_TRUE(
       Has(errorOf([] { parseManifest("{\"format_version\": 1e999}"); }), "manifest.json: "));
 }
@@ -1050,8 +1103,9 @@ TEST_F(ImageOnDisk, WrongFormatVersion) {
   img.format_version = 99;
   ImageWriter w(other.path() + "/v99");
   w.commit(img);
-  EXPECT_EQ(errorOf([&] { readImage(other.path() + "/v99"); }),
-            "image " + other.path() + "/v99 has format version 99, this ckpt reads version 1");
+  EXPECT_EQ(
+      errorOf([&] { readImage(other.path() + "/v99"); }),
+      "image " + other.path() + "/v99 has format version 99, this ckpt reads versions 1 to 2");
 }
 
 TEST_F(ImageOnDisk, InvalidJson) {
@@ -1147,6 +1201,102 @@ TEST_F(ImageOnDisk, NotAnImage) {
   EXPECT_EQ(errorOf([&] { readImage(dir + "-nope"); }), "image " + dir + "-nope does not exist");
   EXPECT_EQ(errorOf([&] { readImage(file("manifest.json")); }),
             "image " + file("manifest.json") + " is not a directory");
+}
+
+}  // namespace
+}  // namespace ckpt::image
+
+// ------------------------------------------------------------ tests: compressed page files
+
+namespace ckpt::image {
+namespace {
+
+// A page file of two frames, as a dump writes it.
+struct PackedPages {
+  PackedPages() : dir(tmp.path() + "/img") {
+    ImageWriter w(dir);
+    p.pid = 7;
+    p.pages_file = "pages-7.img";
+    p.pages_codec = "zstd";
+    PageFileWriter packed(w.dataFile(p.pages_file), parseCompression("zstd:3"), nullptr);
+    data = pattern(6 * kPageSize, 11);
+    const char* bytes = reinterpret_cast<const char*>(data.data());
+    packed.append(bytes, 4 * kPageSize);
+    packed.append(bytes + 4 * kPageSize, 2 * kPageSize);
+    p.pages_frames = packed.frames();
+    Image img;
+    img.processes = {p};
+    w.commit(img);
+  }
+  std::vector<Extent> runs() const {
+    return {Extent{kPageSize, 4 * kPageSize, xxh3(data.data() + kPageSize, 4 * kPageSize),
+                   "run at 0x1000 (4 pages)"}};
+  }
+  TempDir tmp;
+  std::string dir;
+  Process p;
+  std::vector<uint8_t> data;
+};
+
+TEST(PageSource, ReadsAcrossFramesAndChecksDecompressedRuns) {
+  PackedPages pk;
+  ASSERT_EQ(pk.p.pages_frames.size(), 2u);
+  EXPECT_LT(pk.p.pages_frames[0].len, pk.p.pages_frames[0].raw_len) << "nothing was compressed";
+  PageSource src(pk.dir, pk.p);
+  EXPECT_FALSE(src.plain());
+  EXPECT_EQ(src.rawSize(), 6 * kPageSize);
+  std::vector<uint8_t> out(4 * kPageSize);
+  WorkerPool pool(1);
+  src.read(kPageSize, out.size(), reinterpret_cast<char*>(out.data()), &pool);
+  EXPECT_TRUE(std::equal(out.begin(), out.end(), pk.data.begin() + long(kPageSize)));
+  auto runs = pk.runs();
+  EXPECT_NO_THROW(src.check(runs, true, &pool));
+  runs[0].xxh3 ^= 1;
+  EXPECT_TRUE(Has(errorOf([&] { src.check(runs, true, &pool); }),
+                  "run at 0x1000 (4 pages) checksum mismatch after decompression"));
+  EXPECT_TRUE(
+      Has(errorOf([&] { src.read(5 * kPageSize, 2 * kPageSize, nullptr, nullptr); }), "truncated"));
+}
+
+// Bytes changed inside a frame whose checksum was made to match: only the
+// decompression (deep check, or restore) can tell, and it says so.
+TEST(PageSource, CorruptFrameWithMatchingChecksumFailsDecompression) {
+  PackedPages pk;
+  const std::string path = pk.dir + "/" + pk.p.pages_file;
+  std::string bytes = readFile(path);
+  PageFrame& f = pk.p.pages_frames[0];
+  bytes[f.offset + f.len / 2] ^= 0x55;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << bytes;
+  }
+  f.xxh3 = xxh3(bytes.data() + f.offset, f.len);
+  PageSource src(pk.dir, pk.p);
+  auto runs = pk.runs();
+  EXPECT_NO_THROW(src.check(runs, false, nullptr)) << "the frame checksums match";
+  const std::string err = errorOf([&] { src.check(runs, true, nullptr); });
+  EXPECT_TRUE(Has(err, "pages-7.img")) << err;
+  EXPECT_TRUE(Has(err, "the image is corrupt")) << err;
+}
+
+TEST(PageSource, FramesThatDoNotFitTheFileAreRefused) {
+  PackedPages pk;
+  pk.p.pages_frames[1].offset += 1;
+  EXPECT_TRUE(Has(errorOf([&] { PageSource(pk.dir, pk.p); }), "frame 1"));
+  pk.p.pages_frames[1].offset -= 1;
+  pk.p.pages_frames[1].raw_len = kMaxFrameRawBytes + 1;
+  EXPECT_TRUE(Has(errorOf([&] { PageSource(pk.dir, pk.p); }), "frame 1"));
+}
+
+TEST(Compression, ParsesCodecAndLevel) {
+  EXPECT_FALSE(parseCompression("").enabled());
+  EXPECT_FALSE(parseCompression("none").enabled());
+  EXPECT_EQ(parseCompression("zstd").text(), "zstd:1");
+  EXPECT_EQ(parseCompression("zstd:7").text(), "zstd:7");
+  EXPECT_EQ(parseCompression("zstd:-3").text(), "zstd:-3");
+  EXPECT_TRUE(Has(errorOf([] { parseCompression("lz4"); }), "unknown codec 'lz4'"));
+  EXPECT_TRUE(Has(errorOf([] { parseCompression("zstd:x"); }), "not a zstd level"));
+  EXPECT_TRUE(Has(errorOf([] { parseCompression("zstd:0"); }), "not a zstd level"));
 }
 
 }  // namespace
