@@ -4,6 +4,7 @@
 #   make demo         build, then run the main demo (demos/tmux-demo.sh)
 #   make demo-process build, then run the process demo (demos/run-demo.sh)
 #   make demo-vnc     build, then run the VNC desktop demo (demos/vnc-demo.sh)
+#   make demo-x11     build, then run the X11 demo (demos/x11-demo.sh)
 #   make bench        build, then run the benchmarks (build/bin/bench_*)
 #   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
 #   make deb          build a Debian package (build/ckpt_VERSION_amd64.deb)
@@ -26,7 +27,7 @@ CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
 
 FUZZ_SECONDS ?= 30
 
-.PHONY: all deps configure build check demo demo-process demo-vnc bench install deb format clean fuzz
+.PHONY: all deps configure build check demo demo-process demo-vnc demo-x11 bench install deb format clean fuzz
 
 all: build
 
@@ -54,6 +55,9 @@ demo-process: build
 
 demo-vnc: build
 	CKPT=$(BUILD)/bin/ckpt demos/vnc-demo.sh
+
+demo-x11: build
+	CKPT=$(BUILD)/bin/ckpt demos/x11-demo.sh
 
 bench: build
 	@set -e; found=0; for b in $(BUILD)/bin/bench_*; do \
