@@ -2,7 +2,7 @@
 // (a PNG of a desktop over RFB).
 #include "cli/Commands.hpp"
 #include "vnc/gateway/VncRun.hpp"
-#include "vnc/rfb/Png.hpp"
+#include "picture/Png.hpp"
 #include "vnc/rfb/Snapshot.hpp"
 
 namespace ckpt::cli {
@@ -21,8 +21,8 @@ int vncRunCommand(const VncRunOptions& o) {
 
 int vncSnapshotCommand(const VncSnapshotOptions& o) {
   const std::string password = o.passwordFile.empty() ? "" : vnc::readPasswordFile(o.passwordFile);
-  vnc::Frame f = vnc::takeSnapshot(vnc::parseAddress(o.address), password);
-  vnc::writePngFile(o.output, f);
+  picture::Frame f = vnc::takeSnapshot(vnc::parseAddress(o.address), password);
+  picture::writePngFile(o.output, f);
   return 0;
 }
 

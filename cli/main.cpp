@@ -9,11 +9,13 @@
 #include "core/util/Log.hpp"
 #include "tty/Register.hpp"
 #include "vnc/layer/VncLayer.hpp"
+#include "x11proxy/layer/X11Layer.hpp"
 
 int main(int argc, char** argv) {
   using namespace ckpt;
   tty::registerWithCore();
   vnc::registerWithCore();
+  x11::registerWithCore();
   CLI::App app{"ckpt: checkpoint and restore interactive Linux sessions", "ckpt"};
   app.require_subcommand(1);
   app.set_version_flag("--version", CKPT_VERSION);

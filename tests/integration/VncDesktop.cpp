@@ -13,8 +13,8 @@
 #include <stdexcept>
 
 #include "core/util/UniqueFd.hpp"
+#include "picture/Png.hpp"
 #include "vnc/desktop/Desktop.hpp"
-#include "vnc/rfb/Png.hpp"
 #include "vnc/rfb/Snapshot.hpp"
 
 namespace ckpt::test {
@@ -67,7 +67,7 @@ bool windowsShown(int display) {
 
 }  // namespace
 
-std::string comparePictures(const vnc::Frame& a, const vnc::Frame& b, const std::string& name) {
+std::string comparePictures(const picture::Frame& a, const picture::Frame& b, const std::string& name) {
   if (a == b) return "";
   if (a.width != b.width || a.height != b.height)
     return "sizes differ: " + std::to_string(a.width) + "x" + std::to_string(a.height) + " and " +
@@ -84,8 +84,8 @@ std::string comparePictures(const vnc::Frame& a, const vnc::Frame& b, const std:
   // Kept for a person to look at: the test's folder goes away.
   const std::string dir = "/tmp/ckpt-vnc-test-pictures";
   std::filesystem::create_directories(dir);
-  vnc::writePngFile(dir + "/" + name + "-expected.png", a);
-  vnc::writePngFile(dir + "/" + name + "-got.png", b);
+  picture::writePngFile(dir + "/" + name + "-expected.png", a);
+  picture::writePngFile(dir + "/" + name + "-got.png", b);
   return std::to_string(n) + " pixels differ, in (" + std::to_string(x0) + "," +
          std::to_string(y0) + ")-(" + std::to_string(x1) + "," + std::to_string(y1) +
          "); both pictures are in " + dir + "/" + name + "-*.png";
@@ -156,19 +156,19 @@ VncDesktop::~VncDesktop() {
   }
 }
 
-vnc::Frame VncDesktop::direct() const {
+picture::Frame VncDesktop::direct() const {
   return vnc::takeSnapshot(vnc::Address{"", 0, rfbSocket_}, "");
 }
 
-vnc::Frame VncDesktop::viaGateway(const std::string& password) const {
+picture::Frame VncDesktop::viaGateway(const std::string& password) const {
   return vnc::takeSnapshot(vnc::Address{"127.0.0.1", port_, ""}, password);
 }
 
-vnc::Frame VncDesktop::stillPicture() const {
-  vnc::Frame last;
+picture::Frame VncDesktop::stillPicture() const {
+  picture::Frame last;
   if (!waitUntil(
           [&] {
-            vnc::Frame now = direct();
+            picture::Frame now = direct();
             // The same twice, and drawn: a screen of one colour is not yet.
             bool drawn = std::any_of(now.rgb.begin(), now.rgb.end(),
                                      [&](uint8_t v) { return v != now.rgb.front(); });

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "Harness.hpp"
-#include "vnc/rfb/Frame.hpp"
+#include "picture/Frame.hpp"
 #include "vnc/rfb/RfbConnection.hpp"
 
 namespace ckpt::test {
@@ -32,11 +32,11 @@ class VncDesktop {
   const std::vector<pid_t>& tree() const { return tree_; }
 
   // A whole frame straight from Xvnc (not through the gateway).
-  vnc::Frame direct() const;
+  picture::Frame direct() const;
   // A whole frame through the gateway.
-  vnc::Frame viaGateway(const std::string& password = "") const;
+  picture::Frame viaGateway(const std::string& password = "") const;
   // Waits until two whole frames from Xvnc in a row are equal; returns it.
-  vnc::Frame stillPicture() const;
+  picture::Frame stillPicture() const;
 
   // Points at the xterm and types `text` and Return through `conn`.
   static void typeLine(vnc::RfbConnection& conn, const std::string& text);
@@ -53,7 +53,7 @@ class VncDesktop {
 
 // "" when the pictures are equal; otherwise how they differ, with both
 // saved as PNG files named after `name` (kept for a person to look at).
-std::string comparePictures(const vnc::Frame& expected, const vnc::Frame& got,
+std::string comparePictures(const picture::Frame& expected, const picture::Frame& got,
                             const std::string& name);
 
 // Waits (inotify on the folder, bounded) until dir/name exists.

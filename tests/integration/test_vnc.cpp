@@ -19,7 +19,7 @@
 #include "Programs.hpp"
 #include "VncDesktop.hpp"
 #include "core/util/Error.hpp"
-#include "vnc/rfb/Png.hpp"
+#include "picture/Png.hpp"
 #include "vnc/rfb/RfbConnection.hpp"
 
 namespace ckpt::test {
@@ -76,7 +76,7 @@ class Vnc : public CkptTest {
 
 TEST_F(Vnc, SamePixelsAfterKillAndRestoreThenTyping) {
   VncDesktop d(h);
-  vnc::Frame before = d.stillPicture();
+  picture::Frame before = d.stillPicture();
   EXPECT_EQ(comparePictures(before, d.viaGateway(), "gateway-before"), "")
       << "the gateway shows another picture than Xvnc";
   // A viewer that stays: its whole frame after the restore says the gateway
@@ -98,7 +98,7 @@ TEST_F(Vnc, SamePixelsAfterKillAndRestoreThenTyping) {
 
 TEST_F(Vnc, ViewerStaysConnectedAcrossDumpAndRestore) {
   VncDesktop d(h);
-  vnc::Frame before = d.stillPicture();
+  picture::Frame before = d.stillPicture();
   vnc::RfbConnection viewer(vnc::Address{"127.0.0.1", d.port(), ""}, "");
   ASSERT_TRUE(viewer.waitFullFrame(20s)) << "no first frame through the gateway";
   EXPECT_EQ(comparePictures(before, viewer.frame(), "viewer-before"), "");
@@ -121,7 +121,7 @@ TEST_F(Vnc, ViewerStaysConnectedAcrossDumpAndRestore) {
 
 TEST_F(Vnc, RestoredTwiceFromOneImageLooksTheSame) {
   VncDesktop d(h);
-  vnc::Frame before = d.stillPicture();
+  picture::Frame before = d.stillPicture();
   ASSERT_NO_FATAL_FAILURE(killAndRestore(d, h.imageDir()));
   for (int round = 1; round <= 2; ++round) {
     SCOPED_TRACE("restore #" + std::to_string(round));
@@ -145,7 +145,7 @@ TEST_F(Vnc, RestoredTwiceFromOneImageLooksTheSame) {
 
 TEST_F(Vnc, DumpStoresThumbnailAndGatewayGoesOn) {
   VncDesktop d(h);
-  vnc::Frame before = d.stillPicture();
+  picture::Frame before = d.stillPicture();
   // Left running: the gateway's connection is left alone, and serves on.
   auto r = h.runCkpt({"dump", std::to_string(d.root()), "-o", h.imageDir()});
   ASSERT_TRUE(r.status.ok()) << r.describe();
@@ -154,7 +154,7 @@ TEST_F(Vnc, DumpStoresThumbnailAndGatewayGoesOn) {
   const std::string png = h.dir() + "/thumb.png";
   r = h.runCkpt({"inspect", h.imageDir(), "--thumbnail", png});
   ASSERT_TRUE(r.status.ok()) << r.describe();
-  vnc::Frame thumb = vnc::decodePng(readFile(png), png);
+  picture::Frame thumb = picture::decodePng(readFile(png), png);
   EXPECT_EQ(thumb.width, 320);
   EXPECT_EQ(thumb.height, 240) << "800x600 scaled to 320 wide keeps 4:3";
   EXPECT_EQ(comparePictures(before.scaledToWidth(320), thumb, "thumbnail"), "")
@@ -227,7 +227,7 @@ TEST_F(Vnc, PasswordRefusesViewersWithoutIt) {
   VncDesktop d(h, pwfile);
   EXPECT_THROW(vnc::RfbConnection(vnc::Address{"127.0.0.1", d.port(), ""}, ""), ckpt::Error);
   EXPECT_THROW(vnc::RfbConnection(vnc::Address{"127.0.0.1", d.port(), ""}, "wrong"), ckpt::Error);
-  vnc::Frame f = d.viaGateway("s3cret");
+  picture::Frame f = d.viaGateway("s3cret");
   EXPECT_EQ(f.width, 800);
   auto r = h.runCkpt({"vnc", "snapshot", "127.0.0.1:" + std::to_string(d.port()), "-o",
                       h.dir() + "/s.png", "--password-file", pwfile});

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "X11Fixture.hpp"
+#include "picture/Png.hpp"
 
 namespace ckpt::test {
 namespace {
@@ -51,6 +52,22 @@ TEST_F(X11Checkpoint, XlogoComesBackOnAnotherServerWithTheSamePixels) {
   ASSERT_NO_FATAL_FAILURE(dumpKill("xlogo", image));
   auto inspect = h.runCkpt({"inspect", image, "--json"});
   EXPECT_NE(inspect.out.find("ckpt-hook:x11-proxy"), std::string::npos) << inspect.describe();
+  // A thumbnail of the window (narrower than 320: its own size), and the kind.
+  std::string png = h.dir() + "/thumb.png";
+  auto thumb = h.runCkpt({"inspect", image, "--thumbnail", png});
+  ASSERT_TRUE(thumb.status.ok()) << thumb.describe();
+  picture::Frame t = picture::decodePng(readFile(png), png);
+  EXPECT_EQ(t.width, 120);
+  EXPECT_EQ(t.height, 120);
+  bool black = false, white = false;
+  for (std::size_t i = 0; i + 3 <= t.rgb.size(); i += 3) {
+    black |= t.rgb[i] == 0 && t.rgb[i + 1] == 0 && t.rgb[i + 2] == 0;
+    white |= t.rgb[i] == 255 && t.rgb[i + 1] == 255 && t.rgb[i + 2] == 255;
+  }
+  EXPECT_TRUE(black && white) << "the thumbnail is not xlogo's black logo on white";
+  auto ls = h.runCkpt({"ls", h.dir()});
+  EXPECT_NE(ls.out.find(" x11 "), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find(" yes "), std::string::npos) << ls.out;
 
   ASSERT_NO_FATAL_FAILURE(restoreOnOther(image));
   std::string there = waitWindowOn(other_, "xlogo");

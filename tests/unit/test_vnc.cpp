@@ -5,10 +5,10 @@
 #include <string>
 
 #include "core/util/Error.hpp"
+#include "picture/Png.hpp"
+#include "picture/Frame.hpp"
 #include "vnc/desktop/Desktop.hpp"
 #include "vnc/rfb/Address.hpp"
-#include "vnc/rfb/Frame.hpp"
-#include "vnc/rfb/Png.hpp"
 
 namespace ckpt::vnc {
 namespace {
@@ -46,8 +46,8 @@ TEST(VncXvncCmdline, FindsTheRfbSocket) {
   EXPECT_EQ(rfbSocketOfXvnc(""), "");
 }
 
-Frame checkerboard(int w, int h) {
-  Frame f{w, h, std::vector<uint8_t>(size_t(w) * h * 3)};
+picture::Frame checkerboard(int w, int h) {
+  picture::Frame f{w, h, std::vector<uint8_t>(size_t(w) * h * 3)};
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x)
       for (int c = 0; c < 3; ++c) f.rgb[(size_t(y) * w + x) * 3 + c] = ((x + y) % 2) ? 200 : 0;
@@ -55,8 +55,8 @@ Frame checkerboard(int w, int h) {
 }
 
 TEST(VncFrame, ScaledKeepsAspectAndAverages) {
-  Frame f = checkerboard(1024, 768);
-  Frame t = f.scaledToWidth(320);
+  picture::Frame f = checkerboard(1024, 768);
+  picture::Frame t = f.scaledToWidth(320);
   EXPECT_EQ(t.width, 320);
   EXPECT_EQ(t.height, 240);
   ASSERT_EQ(t.rgb.size(), size_t(320 * 240 * 3));
@@ -66,18 +66,18 @@ TEST(VncFrame, ScaledKeepsAspectAndAverages) {
 }
 
 TEST(VncPng, RoundTrip) {
-  Frame f = checkerboard(37, 21);
+  picture::Frame f = checkerboard(37, 21);
   f.rgb[5] = 17;
-  std::string png = encodePng(f);
+  std::string png = picture::encodePng(f);
   EXPECT_EQ(png.substr(1, 3), "PNG");
-  EXPECT_EQ(decodePng(png, "mem"), f);
+  EXPECT_EQ(picture::decodePng(png, "mem"), f);
 }
 
 TEST(VncPng, RefusesWhatIsNotAPng) {
-  EXPECT_THROW(decodePng("hello", "x.png"), Error);
-  std::string png = encodePng(checkerboard(8, 8));
-  EXPECT_THROW(decodePng(png.substr(0, png.size() / 2), "cut.png"), Error);
-  EXPECT_THROW(encodePng(Frame{}), Error);
+  EXPECT_THROW(picture::decodePng("hello", "x.png"), Error);
+  std::string png = picture::encodePng(checkerboard(8, 8));
+  EXPECT_THROW(picture::decodePng(png.substr(0, png.size() / 2), "cut.png"), Error);
+  EXPECT_THROW(picture::encodePng(picture::Frame{}), Error);
 }
 
 }  // namespace

@@ -14,8 +14,8 @@
 #include "core/image/ImageWriter.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "picture/Png.hpp"
 #include "vnc/desktop/Desktop.hpp"
-#include "vnc/rfb/Png.hpp"
 #include "vnc/rfb/Snapshot.hpp"
 
 namespace ckpt::vnc {
@@ -54,13 +54,13 @@ class VncDump : public LayerDump {
     // A picture for `ckpt ls` and `inspect --thumbnail`; a dump never fails
     // for want of one.
     try {
-      Frame f = takeSnapshot(Address{"", 0, socket_}, "", std::chrono::seconds(3));
+      picture::Frame f = takeSnapshot(Address{"", 0, socket_}, "", std::chrono::seconds(3));
       fullWidth_ = f.width;
       fullHeight_ = f.height;
-      Frame t = f.scaledToWidth(kThumbnailWidth);
+      picture::Frame t = f.scaledToWidth(kThumbnailWidth);
       thumbWidth_ = t.width;
       thumbHeight_ = t.height;
-      png_ = encodePng(t);
+      png_ = picture::encodePng(t);
     } catch (const Error& e) {
       log::warn("vnc: desktop of Xvnc pid {}: no thumbnail in the image: {}", xvnc_, e.what());
     }

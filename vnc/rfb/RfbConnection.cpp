@@ -142,8 +142,8 @@ int RfbConnection::height() const {
   return c_->height;
 }
 
-Frame RfbConnection::frame() const {
-  Frame f;
+picture::Frame RfbConnection::frame() const {
+  picture::Frame f;
   f.width = c_->width;
   f.height = c_->height;
   f.rgb.resize(fb_.size() * 3);

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "picture/Frame.hpp"
 #include "vnc/rfb/Address.hpp"
-#include "vnc/rfb/Frame.hpp"
 
 struct _rfbClient;
 
@@ -35,7 +35,7 @@ class RfbConnection {
   int height() const;
   // The pixels as libvncclient keeps them: 4 bytes each, 0x00RRGGBB in host order.
   const uint32_t* pixels() const { return fb_.data(); }
-  Frame frame() const;
+  picture::Frame frame() const;
 
   // Handles every whole message that has arrived (blocks until the first is
   // in). False when the connection has dropped.

@@ -9,7 +9,7 @@
 
 namespace ckpt::vnc {
 
-Frame takeSnapshot(const Address& address, const std::string& password,
+picture::Frame takeSnapshot(const Address& address, const std::string& password,
                    std::chrono::milliseconds timeout) {
   RfbConnection conn(
       address, password,

@@ -4,14 +4,14 @@
 #include <chrono>
 #include <string>
 
+#include "picture/Frame.hpp"
 #include "vnc/rfb/Address.hpp"
-#include "vnc/rfb/Frame.hpp"
 
 namespace ckpt::vnc {
 
 // Connects, waits for an update that covers the whole screen, disconnects.
 // Throws Error naming the address when it cannot.
-Frame takeSnapshot(const Address& address, const std::string& password,
+picture::Frame takeSnapshot(const Address& address, const std::string& password,
                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
 // The password in a --password-file: its first line (VNC authentication

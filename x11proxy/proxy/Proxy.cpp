@@ -15,6 +15,7 @@
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "picture/Png.hpp"
 #include "x11proxy/model/ModelJson.hpp"
 #include "x11proxy/proxy/ControlSocket.hpp"
 #include "x11proxy/proxy/ListenDisplay.hpp"
@@ -73,6 +74,33 @@ nlohmann::json serveMove(const nlohmann::json& request, std::list<Session>& sess
   }
   server = to;
   return {{"ok", true}, {"connections", moved}, {"warnings", warnings}};
+}
+
+// A dump's thumbnail: the largest window of any connection, scaled to at
+// most "width" pixels wide, written as PNG to "thumbnail" (a path).
+nlohmann::json serveThumbnail(const nlohmann::json& request, const std::list<Session>& sessions) {
+  if (!request["thumbnail"].is_string()) return {{"ok", false}, {"error", "no path"}};
+  std::optional<picture::Frame> best;
+  for (const auto& s : sessions) {
+    try {
+      auto f = s.largestWindowPicture();
+      if (f && (!best || f->width * f->height > best->width * best->height)) best = std::move(f);
+    } catch (const Error& e) {
+      log::warn("x11: no picture of a connection's window: {}", e.what());
+    }
+  }
+  if (!best) return {{"ok", false}, {"error", "the client shows no window"}};
+  picture::Frame t = best->scaledToWidth(request.value("width", 320));
+  try {
+    picture::writePngFile(request["thumbnail"].get<std::string>(), t);
+  } catch (const Error& e) {
+    return {{"ok", false}, {"error", e.what()}};
+  }
+  return {{"ok", true},
+          {"width", t.width},
+          {"height", t.height},
+          {"window_width", best->width},
+          {"window_height", best->height}};
 }
 
 }  // namespace
@@ -158,6 +186,8 @@ int runProxy(const ProxyOptions& opts) {
       nlohmann::json request = control.accept(conn);
       if (conn && request.is_object() && request.contains("move"))
         ControlSocket::reply(conn, serveMove(request, sessions, server));
+      else if (conn && request.is_object() && request.contains("thumbnail"))
+        ControlSocket::reply(conn, serveThumbnail(request, sessions));
       else if (conn)
         ControlSocket::reply(conn, {{"ok", false}, {"error", "unknown request"}});
     }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/util/UniqueFd.hpp"
+#include "picture/Frame.hpp"
 #include "x11proxy/proto/SequenceMap.hpp"
 #include "x11proxy/proto/Tracker.hpp"
 #include "x11proxy/proto/Translator.hpp"
@@ -51,6 +52,10 @@ class Session {
   // reached, lacks an extension or a visual the client uses, or the old one
   // does not answer). Returns warnings about state that came back incomplete.
   std::vector<std::string> moveTo(const ServerAddress& to);
+
+  // A picture of the client's largest mapped top-level window, as the
+  // server shows it now, 8-bit RGB; nullopt when it has none.
+  std::optional<picture::Frame> largestWindowPicture() const;
 
   // A checkpoint: everything the client sent is answered, what only the
   // server knows is read and kept in this process (so the image holds it),

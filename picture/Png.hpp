@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "vnc/rfb/Frame.hpp"
+#include "picture/Frame.hpp"
 
-namespace ckpt::vnc {
+namespace ckpt::picture {
 
 // The PNG bytes of a frame (8-bit RGB).
 std::string encodePng(const Frame& frame);
@@ -15,4 +15,4 @@ Frame decodePng(const std::string& bytes, const std::string& what);
 // Writes encodePng(frame) to a new file at `path` (mode 0644, replaced if it exists).
 void writePngFile(const std::string& path, const Frame& frame);
 
-}  // namespace ckpt::vnc
+}  // namespace ckpt::picture

@@ -1,4 +1,4 @@
-#include "vnc/rfb/Png.hpp"
+#include "picture/Png.hpp"
 
 #include <fcntl.h>
 #include <png.h>
@@ -13,7 +13,7 @@
 #include "core/util/Error.hpp"
 #include "core/util/UniqueFd.hpp"
 
-namespace ckpt::vnc {
+namespace ckpt::picture {
 namespace {
 
 // libpng reports errors by longjmp to the setjmp of the calling function:
@@ -132,4 +132,4 @@ void writePngFile(const std::string& path, const Frame& frame) {
   }
 }
 
-}  // namespace ckpt::vnc
+}  // namespace ckpt::picture

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace ckpt::vnc {
+namespace ckpt::picture {
 
 struct Frame {
   int width = 0;
@@ -19,4 +19,4 @@ struct Frame {
   Frame scaledToWidth(int maxWidth) const;
 };
 
-}  // namespace ckpt::vnc
+}  // namespace ckpt::picture

@@ -1,8 +1,8 @@
-#include "vnc/rfb/Frame.hpp"
+#include "picture/Frame.hpp"
 
 #include <algorithm>
 
-namespace ckpt::vnc {
+namespace ckpt::picture {
 
 Frame Frame::scaledToWidth(int maxWidth) const {
   if (width <= maxWidth || width == 0 || height == 0) return *this;
@@ -28,4 +28,4 @@ Frame Frame::scaledToWidth(int maxWidth) const {
   return out;
 }
 
-}  // namespace ckpt::vnc
+}  // namespace ckpt::picture
