@@ -22,7 +22,7 @@ PACKAGES=(
   tmux screen libvterm-dev libncurses-dev vim less htop
   # x11proxy layer: xcb and its protocol XML (tables generated at build time), the
   # clients its tests run, xdotool to type into them, netpbm for the demo's PNGs
-  libxcb1-dev xcb-proto xterm xdotool netpbm
+  libxcb1-dev libxcb-shape0-dev xcb-proto xterm xdotool netpbm
   # vnc layer: TigerVNC's Xvnc, libvncserver/libvncclient (the gateway, snapshots),
   # libpng (thumbnails), and the window manager and clients of its desktops
   tigervnc-standalone-server libvncserver-dev libpng-dev twm

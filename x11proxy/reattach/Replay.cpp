@@ -281,8 +281,26 @@ class Planner {
                 .bytes(p.data.data(), p.data.size())
                 .done());
       }
-      for (const auto& r : w->shapeRequests) add(r);
+      shapes(*w);
     }
+  }
+
+  // The window's shapes as the old server held them (the pixmaps they were
+  // made from are usually gone), then its SHAPE event selection.
+  void shapes(const Window& w) {
+    std::uint8_t major = 0;
+    for (const auto& r : w.shapeRequests) major = r[0];
+    if (!major) return;
+    if (auto it = in_.fetched.shapes.find(w.id); it != in_.fetched.shapes.end()) {
+      for (const auto& shape : it->second) {
+        Req r(major, 1);  // ShapeRectangles
+        r.u8(0).u8(shape.kind).u8(shape.ordering).u8(0).u32(w.id).u16(0).u16(0);
+        for (std::int16_t v : shape.rects) r.u16(std::uint16_t(v));
+        add(r.done());
+      }
+    }
+    for (const auto& r : w.shapeRequests)
+      if (r[1] == 6) add(r);  // SelectInput
   }
 
   // RENDER objects and cursors, in the order the client made them.
@@ -299,6 +317,12 @@ class Planner {
            (get32(&create[12]) && !pixmapExists(get32(&create[12]))))) {
         warn("cursor " + std::to_string(id) +
              ": the pixmaps it was made from were freed; windows keep the default cursor");
+        continue;
+      }
+      if (create.size() >= 12 && create[0] != kCreateCursor && create[0] != kCreateGlyphCursor &&
+          create[1] == 27 && !m_.renderObjects.count(get32(&create[8]))) {
+        warn("cursor " + std::to_string(id) +
+             ": the picture it was made from was freed; windows keep the default cursor");
         continue;
       }
       std::vector<std::pair<std::uint32_t, std::uint32_t>> reopened;  // client fid → temp

@@ -1,7 +1,10 @@
 // Fetching atom names and pixmap contents (see ServerFetch.hpp).
 #include "x11proxy/reattach/ServerFetch.hpp"
 
+#include <xcb/shape.h>
+
 #include <cstdlib>
+#include <set>
 
 #include "core/util/Error.hpp"
 
@@ -81,6 +84,24 @@ FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
     }
     const std::uint8_t* data = xcb_get_image_data(r.get());
     f.pixmapImages[id].assign(data, data + xcb_get_image_data_length(r.get()));
+  }
+  // Shapes: of the kinds the client set (bounding 0, clip 1, input 2).
+  for (const auto& [id, w] : model.windows) {
+    std::set<std::uint8_t> kinds;
+    for (const auto& r : w.shapeRequests)
+      if (r.size() >= 8 && r[1] >= 1 && r[1] <= 4) kinds.insert(r[1] == 4 ? r[4] : r[5]);
+    for (std::uint8_t kind : kinds) {
+      std::uint32_t sid = current.active() ? current.idToServer(id) : id;
+      Reply<xcb_shape_get_rectangles_reply_t> r(
+          xcb_shape_get_rectangles_reply(c, xcb_shape_get_rectangles(c, sid, kind), nullptr));
+      if (!r) continue;
+      FetchedState::Shape shape{kind, r->ordering, {}};
+      const xcb_rectangle_t* rects = xcb_shape_get_rectangles_rectangles(r.get());
+      for (int i = 0; i < xcb_shape_get_rectangles_rectangles_length(r.get()); ++i)
+        shape.rects.insert(shape.rects.end(), {rects[i].x, rects[i].y, std::int16_t(rects[i].width),
+                                               std::int16_t(rects[i].height)});
+      f.shapes[id].push_back(std::move(shape));
+    }
   }
   if (xcb_connection_has_error(c))
     throw Error("x11: the X server " + side.display() + " closed the connection while the " +

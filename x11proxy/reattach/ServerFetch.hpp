@@ -18,6 +18,14 @@ struct FetchedState {
   std::map<std::uint32_t, std::string> atomNames;  // client value → name
   // Client pixmap id → its pixels (ZPixmap, in `format` of the server fetched from).
   std::map<std::uint32_t, std::vector<std::uint8_t>> pixmapImages;
+  // The shapes of windows the client shaped, as the server holds them now
+  // (a mask pixmap the client made them from is usually freed at once):
+  // client window → (kind, ordering, rectangles as x, y, width, height).
+  struct Shape {
+    std::uint8_t kind = 0, ordering = 0;
+    std::vector<std::int16_t> rects;  // x, y, w, h per rectangle (w, h as unsigned)
+  };
+  std::map<std::uint32_t, std::vector<Shape>> shapes;
   ServerView server;  // the view of the server it was fetched from
   std::vector<std::string> warnings;
 };
