@@ -1,7 +1,9 @@
 // `ckpt migrate PID --to HOST`: over a private sshd on loopback (a second
 // "host" that is this machine). The moved program passes its checks there
-// and the source is gone; a far side that cannot take the image leaves the
-// source running, untouched, with a line that says why.
+// and the source is gone; a far side that cannot take the image (no ckpt,
+// another architecture or image format) leaves the source running,
+// untouched, with a line that says why; a far restore that fails brings the
+// program back here.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -124,6 +126,25 @@ TEST_F(Migrate, AFailedFarRestoreBringsTheProgramBackHere) {
       << r.describe();
   ASSERT_NO_FATAL_FAILURE(
       wakeAndExpectPass(pid, "the program restored here after the far side failed"));
+}
+
+// A far ckpt of another architecture and image format: both named, nothing touched.
+TEST_F(Migrate, AFarSideThatDoesNotFitIsNamedAndNothingIsTouched) {
+  const std::string fake = h.dir() + "/far-ckpt";
+  std::ofstream(fake) << "#!/bin/sh\necho '{\"ckpt_version\": \"9.0\", \"image_formats\": [7, 9], "
+                         "\"machine\": \"riscv64\", \"kernel\": \"9.9\", \"usable\": true, "
+                         "\"features\": []}'\n";
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
+  pid_t pid = h.spawn({programPath("mem_changes"), "16"});
+  auto r = h.runCkpt(migrateArgs(pid, fake));
+  EXPECT_TRUE(r.status.exitedWith(1)) << r.describe();
+  EXPECT_NE(r.err.find("root@127.0.0.1 cannot take this program: it is riscv64"), std::string::npos)
+      << r.describe();
+  EXPECT_NE(r.err.find("its ckpt 9.0 does not read image format"), std::string::npos)
+      << r.describe();
+  ASSERT_TRUE(pidExists(pid));
+  ASSERT_NO_FATAL_FAILURE(expectRunningUntraced({pid}));
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the source after a refused migration"));
 }
 
 }  // namespace
