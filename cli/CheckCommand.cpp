@@ -1,6 +1,8 @@
 // `ckpt check`: tries every kernel feature ckpt uses and reports each as ok
-// or missing; exits 1 when dump or restore would not work here.
+// or missing; exits 1 when dump or restore would not work here. `--host`
+// adds what a migration must match (cli/MigrateCommand.cpp asks it over ssh).
 #include <fmt/format.h>
+#include <sys/utsname.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -8,18 +10,30 @@
 
 #include "cli/Commands.hpp"
 #include "core/check/KernelFeatures.hpp"
+#include "core/image/Model.hpp"
 
 namespace ckpt::cli {
 
-int checkCommand(bool json) {
+int checkCommand(bool json, bool host) {
   std::vector<check::Feature> features = check::checkAll();
   bool usable = check::requiredPresent(features);
 
-  if (json) {
+  if (json || host) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : features)
       out.push_back(
           {{"name", f.name}, {"ok", f.ok}, {"required", f.required}, {"detail", f.detail}});
+    if (host) {
+      // An object, so that `check --json` stays the array scripts already read.
+      struct utsname u {};
+      uname(&u);
+      out = {{"ckpt_version", CKPT_VERSION},
+             {"image_formats", {image::kOldestFormatVersion, image::kFormatVersion}},
+             {"machine", u.machine},
+             {"kernel", u.release},
+             {"usable", usable},
+             {"features", out}};
+    }
     fmt::print("{}\n", out.dump(2));
     return usable ? 0 : 1;
   }

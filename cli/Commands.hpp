@@ -36,6 +36,15 @@ struct RestoreOptions {
   std::string display;                             // --display :M (X clients)
 };
 
+struct MigrateOptions {
+  pid_t pid = 0;
+  std::string to;                       // --to [user@]host
+  std::vector<std::string> sshOptions;  // --ssh-option OPT, each passed to ssh as is
+  std::string remoteCkpt = "ckpt";      // --remote-ckpt PATH on the far host
+  bool keepRunning = false;             // --keep-running: a copy, the source runs on
+  bool json = false;
+};
+
 struct RunOptions {
   std::vector<std::string> command;  // CMD [ARGS...]
   std::string pidfile;               // --pidfile F
@@ -73,7 +82,12 @@ int restoreCommand(const RestoreOptions& opts);
 // thumbnail: write the image's thumbnail there ("" for none).
 int inspectCommand(const std::string& dir, bool json, const std::string& thumbnail = "");
 int lsCommand(const std::string& folder, bool json);
-int checkCommand(bool json);
+// host: one JSON object with this host's ckpt version, image formats,
+// machine and kernel around the features (what `ckpt migrate` compares).
+int checkCommand(bool json, bool host = false);
+// `ckpt migrate`: exit status 0 moved, 1 failed (the source runs on, or was
+// brought back here: the message says which).
+int migrateCommand(const MigrateOptions& opts);
 int runCommand(const RunOptions& opts);
 int x11RunCommand(const X11RunOptions& opts);
 int x11MoveCommand(const X11MoveOptions& opts);

@@ -172,8 +172,42 @@ exits with the restored root's status (128+N if killed by signal N).
   lsCmd->add_flag("--json", lsJson, "Machine-readable output");
 
   bool checkJson = false;
+  bool checkHost = false;
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
+  checkCmd->add_flag("--host", checkHost,
+                     "One JSON object: ckpt version, image formats, machine, kernel, features");
+
+  cli::MigrateOptions migrate;
+  auto* migrateCmd = app.add_subcommand(
+      "migrate", "Move a running tree to another machine over ssh (dump | ssh restore)");
+  migrateCmd->add_option("pid", migrate.pid, "Root of the tree to move")->required();
+  migrateCmd->add_option("--to", migrate.to, "The far host, [user@]host as ssh takes it")
+      ->required();
+  migrateCmd
+      ->add_option(
+          "--ssh-option", migrate.sshOptions,
+          "One argument for ssh, as is (repeat it: --ssh-option=-p2222 --ssh-option=-iKEY)")
+      ->allow_extra_args(false);
+  migrateCmd->add_option("--remote-ckpt", migrate.remoteCkpt,
+                         "ckpt on the far host (default: ckpt on its PATH)");
+  migrateCmd->add_flag("--keep-running", migrate.keepRunning,
+                       "Leave the source running (a copy, to another machine: pids must be free)");
+  migrateCmd->add_flag("--json", migrate.json, "Print the result as JSON");
+  migrateCmd->footer(R"help(Examples:
+  ckpt migrate 4242 --to alice@box2              move the tree of 4242 to box2
+  ckpt migrate 4242 --to box2 --ssh-option=-p2222 --remote-ckpt /opt/ckpt/ckpt
+  ckpt migrate 4242 --to box2 --keep-running --json
+
+First `ssh HOST ckpt check --host`: the far side must have ckpt, read this
+image format, be the same machine architecture and have every required
+kernel feature; if not, the line says what does not fit and nothing is
+touched. Then the tree is frozen and its image streamed into `ssh HOST ckpt
+restore - --detach`. A stream that does not get through lets the tree run on
+as it was. The tree is killed once the stream is out (its pids must be free
+for the far side) while the image stays here until the far side reports the
+restored pid; should the far restore fail, the tree is restored here again.
+ssh runs with BatchMode=yes: use keys or an agent.)help");
 
   cli::RunOptions run;
   auto* runCmd = app.add_subcommand(
@@ -299,7 +333,8 @@ a dump keeps it waiting for the restore.)help");
     if (*restoreCmd) return cli::restoreCommand(restore);
     if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson, inspectThumbnail);
     if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
-    if (*checkCmd) return cli::checkCommand(checkJson);
+    if (*checkCmd) return cli::checkCommand(checkJson, checkHost);
+    if (*migrateCmd) return cli::migrateCommand(migrate);
     if (*runCmd) return cli::runCommand(run);
     if (*x11RunCmd) return cli::x11RunCommand(x11run);
     if (*x11MoveCmd) return cli::x11MoveCommand(x11move);

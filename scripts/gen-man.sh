@@ -7,7 +7,7 @@ extra=$(mktemp)
 trap 'rm -f "$extra"' EXIT
 {
   echo "[COMMANDS]"
-  for cmd in dump restore inspect ls check run "x11 run" "x11 move" "vnc run" "vnc snapshot"; do
+  for cmd in dump restore inspect ls check migrate run "x11 run" "x11 move" "vnc run" "vnc snapshot"; do
     # shellcheck disable=SC2086 # "x11 run", "vnc run": a command and its subcommand
     "$ckpt" $cmd --help >/dev/null 2>&1 || continue
     echo ".SS ckpt $cmd"

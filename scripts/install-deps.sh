@@ -26,6 +26,8 @@ PACKAGES=(
   # vnc layer: TigerVNC's Xvnc, libvncserver/libvncclient (the gateway, snapshots),
   # libpng (thumbnails), and the window manager and clients of its desktops
   tigervnc-standalone-server libvncserver-dev libpng-dev twm
+  # `ckpt migrate`: its tests start a private sshd on loopback as the far host
+  openssh-client openssh-server
 )
 
 missing=()

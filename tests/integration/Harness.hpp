@@ -113,6 +113,10 @@ pid_t parsePidLine(const std::string& out);
 // True if a process (or zombie) with this pid exists.
 bool pidExists(pid_t pid);
 
+// A TCP port on 127.0.0.1 the kernel has just given out (and taken back):
+// free unless another process races for it. Throws when there is none.
+int freeLoopbackPort();
+
 // Polls `pred` with a short backoff until it holds or the timeout passes.
 // Only for conditions the kernel offers no event for (a process's state in
 // /proc); never used to wait for something we could be told about.

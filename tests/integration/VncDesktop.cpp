@@ -40,20 +40,6 @@ int freeDisplay() {
   throw std::runtime_error("no free X display");
 }
 
-// A TCP port the kernel has just given out (and taken back).
-int freePort() {
-  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  if (s < 0 || bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) != 0)
-    throw std::runtime_error("no free TCP port");
-  close(s);
-  return ntohs(a.sin_port);
-}
-
 // Every window of the session is mapped and viewable (twm has framed it):
 // xwininfo alone would list windows that are created but not yet shown.
 bool windowsShown(int display) {
@@ -119,7 +105,7 @@ bool waitGone(const std::vector<pid_t>& pids) {
 
 VncDesktop::VncDesktop(Harness& h, const std::string& passwordFile) : h_(h) {
   display_ = freeDisplay();
-  port_ = freePort();
+  port_ = freeLoopbackPort();
   const std::string pidfile = h.dir() + "/desktop.pid";
   std::vector<std::string> args{"vnc",        "run",
                                 "--display",  ":" + std::to_string(display_),

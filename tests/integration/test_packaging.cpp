@@ -46,8 +46,8 @@ TEST(Packaging, ManualPageDescribesEveryCommand) {
   Harness h;
   auto r = h.run({"sh", "-c", "gzip -dc " + page});
   ASSERT_TRUE(r.status.ok()) << r.describe();
-  for (const char* cmd : {"dump", "restore", "inspect", "ls", "check", "x11 run", "x11 move",
-                          "vnc run", "vnc snapshot"})
+  for (const char* cmd : {"dump", "restore", "inspect", "ls", "check", "migrate", "x11 run",
+                          "x11 move", "vnc run", "vnc snapshot"})
     EXPECT_NE(r.out.find(std::string(".SS ckpt ") + cmd), std::string::npos) << cmd;
   EXPECT_NE(r.out.find("--shell-job"), std::string::npos);
 }
