@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "X11Fixture.hpp"
 
@@ -40,6 +42,29 @@ TEST_F(X11Move, XclockWithRenderFontsMoves) {
   std::string there = moveWindow("xclock", display_, other_);
   ASSERT_FALSE(there.empty());
   EXPECT_TRUE(showsEventually(other_, there, before)) << "xclock looks different on :" << other_;
+}
+
+// Athena widget programs: xcalc (buttons in many subwindows), xmessage (a
+// shaped window made from a mask pixmap that is freed at once).
+TEST_F(X11Move, XcalcAndXmessageMoveWithTheSamePixels) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> clients = {
+      {"Calculator", {systemProgram("xcalc"), "-geometry", "+0+0"}},
+      {"xmessage", {systemProgram("xmessage"), "-geometry", "+0+0", "moved", "live"}}};
+  for (const auto& [name, argv] : clients) {
+    SCOPED_TRACE(name);
+    startProxied(argv);
+    std::string id = waitWindow(name);
+    ASSERT_FALSE(id.empty());
+    std::string before = stablePixels(id);
+    std::string there = moveWindow(name, display_, other_);
+    ASSERT_FALSE(there.empty());
+    EXPECT_TRUE(showsEventually(other_, there, before))
+        << name << " looks different on :" << other_;
+    kill(proxy_, SIGTERM);
+    h.waitExit(proxy_);
+    proxy_ = -1;
+    ASSERT_TRUE(waitUntil([&] { return windowIdOn(other_, name).empty(); }));
+  }
 }
 
 TEST_F(X11Move, XtermGoesOnWorkingOnTheNewServer) {
