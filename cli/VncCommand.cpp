@@ -1,8 +1,8 @@
 // `ckpt vnc run` (a desktop behind ckpt's gateway) and `ckpt vnc snapshot`
 // (a PNG of a desktop over RFB).
 #include "cli/Commands.hpp"
-#include "vnc/gateway/VncRun.hpp"
 #include "picture/Png.hpp"
+#include "vnc/gateway/VncRun.hpp"
 #include "vnc/rfb/Snapshot.hpp"
 
 namespace ckpt::cli {

@@ -24,3 +24,10 @@ bold= plain=
 say() { step=$((step + 1)); printf '\n%s== %d. %s%s\n' "$bold" "$step" "$*" "$plain"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 die() { printf '%s: FAILED: %s\n' "$DEMO" "$*" >&2; exit 1; }
+# Waits up to $1 tenths of a second for the command after it to succeed.
+wait_for() {
+  local n=$1 i
+  shift
+  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
+  return 1
+}

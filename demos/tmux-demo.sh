@@ -14,7 +14,7 @@ trap 'tmux -S "$sock" kill-server 2>/dev/null || true; rm -rf "$work"' EXIT
 
 t() { tmux -S "$sock" "$@"; }
 # Waits (up to 10 s) until window $1 shows the text $2.
-wait_for() {
+wait_text() {
   local i
   for ((i = 0; i < 100; i++)); do
     t capture-pane -p -t "$1" | grep -qF -- "$2" && return 0
@@ -30,11 +30,11 @@ run tmux -S "$sock" -f /dev/null new-session -d -s demo -x 80 -y 20 \
   "sh -c 'i=0; while :; do i=\$((i+1)); echo count \$i; sleep 0.2; done'"
 t new-window -d -t demo: "vim -u NONE -i NONE -N $work/notes.txt"
 t new-window -d -t demo: "python3 -q"
-wait_for demo:1 "first line"
+wait_text demo:1 "first line"
 t send-keys -t demo:1 o "an edit vim has not saved yet" Escape
 t send-keys -t demo:2 "answer = 6 * 7" Enter
-wait_for demo:1 "not saved yet"
-wait_for demo:0 "count 5"
+wait_text demo:1 "not saved yet"
+wait_text demo:0 "count 5"
 show demo:0 3
 show demo:1 3
 server=$(t display-message -p '#{pid}')
@@ -55,11 +55,11 @@ run tmux -S "$sock" list-windows
 
 say "The counter counts on; vim has its unsaved edit; python its variable"
 last=$(t capture-pane -p -t demo:0 | grep -o 'count [0-9]*' | tail -n 1 | cut -d' ' -f2)
-wait_for demo:0 "count $((last + 3))"
+wait_text demo:0 "count $((last + 3))"
 show demo:0 3
 show demo:1 3
 t send-keys -t demo:2 "print(answer)" Enter
-wait_for demo:2 "42"
+wait_text demo:2 "42"
 show demo:2 3
 t send-keys -t demo:1 ":wq" Enter
 for ((i = 0; i < 50; i++)); do grep -q "not saved yet" "$work/notes.txt" && break; sleep 0.1; done

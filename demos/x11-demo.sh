@@ -22,14 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Waits up to $1 tenths of a second for the command after it to succeed.
-wait_for() {
-  local n=$1 i
-  shift
-  for ((i = 0; i < n; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
-
 # An Xvfb on a free display, said ready on -displayfd; its number goes to
 # the variable named $2 (not through $(...): the Xvfb is this shell's child).
 xvfb() {

@@ -53,7 +53,8 @@ bool windowsShown(int display) {
 
 }  // namespace
 
-std::string comparePictures(const picture::Frame& a, const picture::Frame& b, const std::string& name) {
+std::string comparePictures(const picture::Frame& a, const picture::Frame& b,
+                            const std::string& name) {
   if (a == b) return "";
   if (a.width != b.width || a.height != b.height)
     return "sizes differ: " + std::to_string(a.width) + "x" + std::to_string(a.height) + " and " +

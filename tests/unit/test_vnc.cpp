@@ -5,8 +5,8 @@
 #include <string>
 
 #include "core/util/Error.hpp"
-#include "picture/Png.hpp"
 #include "picture/Frame.hpp"
+#include "picture/Png.hpp"
 #include "vnc/desktop/Desktop.hpp"
 #include "vnc/rfb/Address.hpp"
 

@@ -11,18 +11,16 @@
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "vnc/rfb/LibraryLog.hpp"
 
 namespace ckpt::vnc {
 namespace {
 
 void serverLog(const char* format, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, format);
-  std::vsnprintf(buf, sizeof buf, format, ap);
+  std::string line = formatLibraryLine(format, ap);
   va_end(ap);
-  std::string line(buf);
-  while (!line.empty() && line.back() == '\n') line.pop_back();
   log::debug("libvncserver: {}", line);
 }
 

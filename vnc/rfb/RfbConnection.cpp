@@ -11,6 +11,7 @@
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "vnc/rfb/LibraryLog.hpp"
 
 namespace ckpt::vnc {
 namespace {
@@ -20,24 +21,18 @@ namespace {
 thread_local std::string lastError;
 
 void clientLog(const char* format, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, format);
-  std::vsnprintf(buf, sizeof buf, format, ap);
+  std::string line = formatLibraryLine(format, ap);
   va_end(ap);
-  std::string line(buf);
-  while (!line.empty() && line.back() == '\n') line.pop_back();
   log::debug("libvncclient: {}", line);
 }
 
 void clientErr(const char* format, ...) {
-  char buf[512];
   va_list ap;
   va_start(ap, format);
-  std::vsnprintf(buf, sizeof buf, format, ap);
+  lastError = formatLibraryLine(format, ap);
   va_end(ap);
-  lastError = buf;
-  while (!lastError.empty() && lastError.back() == '\n') lastError.pop_back();
   log::debug("libvncclient: {}", lastError);
 }
 

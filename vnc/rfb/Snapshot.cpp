@@ -10,7 +10,7 @@
 namespace ckpt::vnc {
 
 picture::Frame takeSnapshot(const Address& address, const std::string& password,
-                   std::chrono::milliseconds timeout) {
+                            std::chrono::milliseconds timeout) {
   RfbConnection conn(
       address, password,
       std::chrono::duration_cast<std::chrono::seconds>(timeout) + std::chrono::seconds(1));
