@@ -24,7 +24,9 @@ namespace ckpt::test {
 // low numbers are left to the tests that dump and restore an Xvfb: between
 // its dump and its restore, its display looks free (a stale lock file) and a
 // new server there would take the socket the restored one comes back to.
-// The ready fd moves to 9 and Xvfb does not inherit it.
+// The ready fd moves to 9 and Xvfb does not inherit it. -noreset: a server
+// whose last client left (one moved away) would otherwise reset, putting its
+// pointer back in the middle and refusing connections for a moment.
 // $1: the screen geometry; $2: the file that receives the display number.
 constexpr const char* kXvfb = R"SH(
 set -e
@@ -37,7 +39,7 @@ for n in $(seq 40 99); do
   [ -e /tmp/.X$n-lock ] && continue
   rm -f displayfd
   mkfifo displayfd
-  Xvfb :$n -displayfd 5 -nolisten tcp -screen 0 $geometry 5>displayfd 9>&- 2>>xvfb.log &
+  Xvfb :$n -displayfd 5 -noreset -nolisten tcp -screen 0 $geometry 5>displayfd 9>&- 2>>xvfb.log &
   display=
   read -r display <displayfd || true
   rm displayfd

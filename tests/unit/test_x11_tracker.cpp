@@ -2,11 +2,13 @@
 // (BIG-REQUESTS too), replies matched by sequence number, and the model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "x11proxy/proto/Tracker.hpp"
 #include "x11proxy/proto/Wire.hpp"
+#include "x11proxy/reattach/ReplayEvents.hpp"
 
 namespace ckpt::x11 {
 namespace {
@@ -169,6 +171,122 @@ TEST(X11Tracker, GcsAndPixmaps) {
   EXPECT_EQ(t.model().pixmaps.at(0x200002).width, 16);
   t.clientRequest(Msg().u8(54).u8(0).u16(0).u32(0x200002).length().b);  // FreePixmap
   EXPECT_TRUE(t.model().pixmaps.empty());
+}
+
+// CreateWindow (depth 24, 10x10, InputOutput, CopyFromParent visual) with
+// an optional event mask.
+std::vector<std::uint8_t> createWindow(std::uint32_t id, std::uint32_t parent,
+                                       std::uint32_t eventMask = 0) {
+  Msg m;
+  m.u8(1).u8(24).u16(0).u32(id).u32(parent).u16(0).u16(0).u16(10).u16(10).u16(0).u16(1).u32(0);
+  if (eventMask)
+    m.u32(0x800).u32(eventMask);
+  else
+    m.u32(0);
+  return m.length().b;
+}
+
+// A pixmap freed while a GC still tiles with it stays (a NoOperation goes to
+// the server instead) until the GC lets go of it; then the proxy frees it.
+TEST(X11Tracker, HoldsAFreedPixmapWhileAGcUsesIt) {
+  Tracker t;
+  t.clientRequest(Msg().u8(53).u8(24).u16(0).u32(0x200002).u32(0x50d).u16(8).u16(8).length().b);
+  t.clientRequest(
+      Msg().u8(55).u8(0).u16(0).u32(0x200003).u32(0x200002).u32(0x400).u32(0x200002).length().b);
+  auto free = Msg().u8(54).u8(0).u16(0).u32(0x200002).length().b;
+  EXPECT_TRUE(t.holdFree(free));
+  EXPECT_EQ(free[0], 127);  // NoOperation, same length
+  EXPECT_EQ(get16(&free[2]), 2);
+  t.clientRequest(free);
+  EXPECT_EQ(t.model().pixmaps.count(0x200002), 1u);
+  EXPECT_EQ(t.held(), 1u);
+  EXPECT_TRUE(t.releaseHeld().empty());  // nothing dropped it yet
+  // ChangeGC: a solid fill style, tile 0 (never a pixmap id).
+  t.clientRequest(Msg().u8(56).u8(0).u16(0).u32(0x200003).u32(0x400).u32(0).length().b);
+  auto frees = t.releaseHeld();
+  ASSERT_EQ(frees.size(), 1u);
+  EXPECT_EQ(frees[0][0], 54);
+  EXPECT_EQ(get32(&frees[0][4]), 0x200002u);
+  EXPECT_EQ(t.model().pixmaps.count(0x200002), 0u);
+  EXPECT_EQ(t.held(), 0u);
+  // A pixmap nothing uses is freed as the client says.
+  t.clientRequest(Msg().u8(53).u8(24).u16(0).u32(0x200004).u32(0x50d).u16(8).u16(8).length().b);
+  auto unused = Msg().u8(54).u8(0).u16(0).u32(0x200004).length().b;
+  EXPECT_FALSE(t.holdFree(unused));
+  EXPECT_EQ(unused[0], 54);
+}
+
+// Siblings stack in creation order until restacked: ConfigureWindow's stack
+// mode (with and without a sibling) and CirculateWindow move them.
+TEST(X11Tracker, FollowsStacking) {
+  Tracker t;
+  for (std::uint32_t id : {0x200001u, 0x200002u, 0x200003u, 0x200004u}) {
+    t.clientRequest(createWindow(id, id == 0x200001 ? 0x50d : 0x200001));
+  }
+  auto stacking = [&] {
+    std::vector<std::pair<std::uint64_t, std::uint32_t>> v;
+    for (const auto& [id, w] : t.model().windows)
+      if (w.parent == 0x200001) v.emplace_back(w.order, id);
+    std::sort(v.begin(), v.end());
+    std::vector<std::uint32_t> ids;
+    for (auto [o, id] : v) ids.push_back(id);
+    return ids;
+  };
+  EXPECT_EQ(stacking(), (std::vector<std::uint32_t>{0x200002, 0x200003, 0x200004}));
+  // Raise 2 (stack mode Above, no sibling).
+  t.clientRequest(Msg().u8(12).u8(0).u16(0).u32(0x200002).u16(0x40).u16(0).u32(0).length().b);
+  EXPECT_EQ(stacking(), (std::vector<std::uint32_t>{0x200003, 0x200004, 0x200002}));
+  // 4 just below 3 (sibling 3, Below).
+  t.clientRequest(
+      Msg().u8(12).u8(0).u16(0).u32(0x200004).u16(0x60).u16(0).u32(0x200003).u32(1).length().b);
+  EXPECT_EQ(stacking(), (std::vector<std::uint32_t>{0x200004, 0x200003, 0x200002}));
+  // CirculateWindow RaiseLowest: only mapped children take part.
+  for (std::uint32_t id : {0x200002u, 0x200003u, 0x200004u})
+    t.clientRequest(Msg().u8(8).u8(0).u16(0).u32(id).length().b);
+  t.clientRequest(Msg().u8(13).u8(0).u16(0).u32(0x200001).length().b);
+  EXPECT_EQ(stacking(), (std::vector<std::uint32_t>{0x200003, 0x200002, 0x200004}));
+}
+
+// What the client is told around a reattach: its mapped top-levels were
+// unmapped; the replay's own echoes are not passed on.
+TEST(X11ReplayEvents, UnmapBeforeAndEchoesKeptBack) {
+  Tracker t;
+  // A top-level selecting StructureNotify (event mask 0x20000) and a child.
+  t.clientRequest(createWindow(0x200001, 0x50d, 0x20000));
+  t.clientRequest(createWindow(0x200002, 0x200001));
+  t.clientRequest(Msg().u8(9).u8(0).u16(0).u32(0x200001).length().b);  // MapSubwindows
+  t.clientRequest(Msg().u8(8).u8(0).u16(0).u32(0x200001).length().b);
+  // WM_NAME (39), STRING (31), "x".
+  t.clientRequest(Msg()
+                      .u8(18)
+                      .u8(0)
+                      .u16(0)
+                      .u32(0x200001)
+                      .u32(39)
+                      .u32(31)
+                      .u8(8)
+                      .pad(3)
+                      .u32(1)
+                      .str("x")
+                      .length()
+                      .b);
+  auto unmaps = unmapNotifiesBeforeMove(t.model(), 0x50d, 7);
+  ASSERT_EQ(unmaps.size(), 1u);
+  EXPECT_EQ(unmaps[0][0], 18);
+  EXPECT_EQ(get16(&unmaps[0][2]), 7);
+  EXPECT_EQ(get32(&unmaps[0][8]), 0x200001u);
+
+  auto event = [](std::uint8_t code, std::uint32_t a, std::uint32_t b) {
+    return Msg().u8(code).u8(0).u16(0).u32(a).u32(b).pad(20).b;
+  };
+  EXPECT_TRUE(replayEcho(t.model(), event(19, 0x200002, 0x200002)));   // MapNotify, child
+  EXPECT_FALSE(replayEcho(t.model(), event(19, 0x200001, 0x200001)));  // MapNotify, top-level
+  EXPECT_TRUE(replayEcho(t.model(), event(28, 0x200001, 39)));         // PropertyNotify, WM_NAME
+  EXPECT_FALSE(replayEcho(t.model(), event(28, 0x200001, 40)));        // a property set by others
+  EXPECT_FALSE(replayEcho(t.model(), event(12, 0x200001, 0)));         // Expose
+  auto sent = event(19, 0x200002, 0x200002);
+  sent[0] |= 0x80;
+  EXPECT_FALSE(replayEcho(t.model(), sent));  // SendEvent
 }
 
 }  // namespace

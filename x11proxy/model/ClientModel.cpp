@@ -2,6 +2,7 @@
 // destruction as the requests go by.
 #include "x11proxy/model/ClientModel.hpp"
 
+#include <algorithm>
 #include <vector>
 
 namespace ckpt::x11 {
@@ -27,6 +28,54 @@ void ClientModel::destroySubwindows(std::uint32_t id) {
 void ClientModel::destroyWindow(std::uint32_t id) {
   destroySubwindows(id);
   windows.erase(id);
+}
+
+namespace {
+
+// The window's siblings (itself included) from the lowest to the highest.
+std::vector<Window*> siblings(std::map<std::uint32_t, Window>& windows, std::uint32_t parent) {
+  std::vector<Window*> out;
+  for (auto& [id, w] : windows)
+    if (w.parent == parent) out.push_back(&w);
+  std::sort(out.begin(), out.end(), [](Window* a, Window* b) { return a->order < b->order; });
+  return out;
+}
+
+// Gives the windows, in their new stacking, the orders they had between them.
+void renumber(std::vector<Window*>& stack) {
+  std::vector<std::uint64_t> orders;
+  for (Window* w : stack) orders.push_back(w->order);
+  std::sort(orders.begin(), orders.end());
+  for (std::size_t i = 0; i < stack.size(); ++i) stack[i]->order = orders[i];
+}
+
+}  // namespace
+
+void ClientModel::restack(std::uint32_t id, std::uint32_t sibling, std::uint8_t mode) {
+  Window* w = window(id);
+  if (!w || mode > 3) return;
+  bool above = mode == 0 || mode == 2;
+  auto stack = siblings(windows, w->parent);
+  std::erase(stack, w);
+  auto at = above ? stack.end() : stack.begin();
+  if (Window* s = window(sibling); s && s->parent == w->parent) {
+    at = std::find(stack.begin(), stack.end(), s);
+    if (above) ++at;
+  }
+  stack.insert(at, w);
+  renumber(stack);
+}
+
+void ClientModel::circulate(std::uint32_t parent, std::uint8_t direction) {
+  auto stack = siblings(windows, parent);
+  std::vector<Window*> mapped;
+  for (Window* w : stack)
+    if (w->mapped) mapped.push_back(w);
+  if (mapped.size() < 2) return;
+  Window* w = direction == 0 ? mapped.front() : mapped.back();
+  std::erase(stack, w);
+  stack.insert(direction == 0 ? stack.end() : stack.begin(), w);
+  renumber(stack);
 }
 
 void ClientModel::changeProperty(std::uint32_t wid, std::uint32_t atom, std::uint8_t mode,

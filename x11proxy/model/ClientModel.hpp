@@ -26,7 +26,7 @@ struct Window {
   std::uint16_t width = 0, height = 0, borderWidth = 0, windowClass = 0;
   std::uint8_t depth = 0;
   bool mapped = false;
-  std::uint64_t order = 0;  // creation order: siblings stack in it
+  std::uint64_t order = 0;  // siblings stack in it, lowest first (creation order, then restacks)
   ValueMap attributes;
   std::map<std::uint32_t, Property> properties;  // by atom
   // SHAPE requests on the window, as sent (replayed in order).
@@ -78,6 +78,13 @@ class ClientModel {
   // Removes the window and its descendants.
   void destroyWindow(std::uint32_t id);
   void destroySubwindows(std::uint32_t id);
+  // ConfigureWindow's stack mode (0 Above, 1 Below, 2 TopIf, 3 BottomIf, 4
+  // Opposite) relative to `sibling` (0: all siblings); TopIf and BottomIf
+  // count as Above and Below (what they do depends on what covers what on
+  // the screen), Opposite is left alone.
+  void restack(std::uint32_t id, std::uint32_t sibling, std::uint8_t mode);
+  // CirculateWindow: direction 0 raises the lowest mapped child, 1 lowers the highest.
+  void circulate(std::uint32_t parent, std::uint8_t direction);
   // Properties set on windows the client does not own (the root) are
   // recorded too: a reattach may need them.
   void changeProperty(std::uint32_t window, std::uint32_t atom, std::uint8_t mode, Property value);

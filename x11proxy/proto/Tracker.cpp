@@ -2,6 +2,7 @@
 #include "x11proxy/proto/Tracker.hpp"
 
 #include <cstring>
+#include <optional>
 
 #include "x11proxy/proto/Wire.hpp"
 
@@ -20,6 +21,7 @@ enum CoreOpcode : std::uint8_t {
   UnmapWindow = 10,
   UnmapSubwindows = 11,
   ConfigureWindow = 12,
+  CirculateWindow = 13,
   InternAtom = 16,
   GetAtomName = 17,
   ChangeProperty = 18,
@@ -176,6 +178,7 @@ void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std:
       case 7:   // FreePicture
       case 19:  // FreeGlyphSet
         model_.renderObjects.erase(id);
+        mayRelease_ = true;
         break;
       default:
         break;
@@ -223,6 +226,39 @@ void Tracker::serverMessage(std::span<const std::uint8_t> m) {
   if (pending_.front().major != 50) pending_.pop_front();
 }
 
+std::uint8_t Tracker::renderMajor() const {
+  for (const auto& [major, use] : byMajor_)
+    if (use.name == "RENDER") return major;
+  return 0;
+}
+
+bool Tracker::holdFree(std::span<std::uint8_t> request) {
+  return held_.holdFree(request, model_, renderMajor());
+}
+
+std::vector<std::vector<std::uint8_t>> Tracker::releaseHeld() {
+  std::vector<std::vector<std::uint8_t>> frees;
+  if (!mayRelease_ || held_.empty()) return frees;
+  mayRelease_ = false;
+  // Freeing a held picture may free the pixmap under it: until nothing moves.
+  for (auto released = held_.releasable(model_); !released.empty();
+       released = held_.releasable(model_)) {
+    for (const auto& r : released) {
+      std::vector<std::uint8_t> free(8, 0);
+      free[0] = r.picture ? renderMajor() : std::uint8_t(FreePixmap);
+      free[1] = r.picture ? 7 : 0;  // RENDER FreePicture
+      put16(&free[2], 2);
+      put32(&free[4], r.id);
+      if (r.picture)
+        model_.renderObjects.erase(r.id);
+      else
+        model_.pixmaps.erase(r.id);
+      frees.push_back(std::move(free));
+    }
+  }
+  return frees;
+}
+
 void Tracker::modelReply(const Pending& p, std::span<const std::uint8_t> m) {
   if (p.major == InternAtom) {
     model_.noteAtom(p.name, get32(&m[8]));
@@ -243,6 +279,18 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       for (auto [bit, v] : decodeValues(*layout->request.values, r)) out[bit] = v;
     return out;
   };
+  switch (r[0]) {
+    case ChangeWindowAttributes:
+    case DestroyWindow:
+    case DestroySubwindows:
+    case ChangeGC:
+    case FreeGC:
+    case FreeCursor:
+      mayRelease_ = true;
+      break;
+    default:
+      break;
+  }
   switch (r[0]) {
     case CreateWindow: {
       Window w;
@@ -291,15 +339,22 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       break;
     case ConfigureWindow:
       if (Window* w = model_.window(get32(&r[4]))) {
-        // Stacking (sibling, stack mode) is for later.
+        std::uint32_t sibling = 0;
+        std::optional<std::uint8_t> stackMode;
         for (auto [bit, v] : values()) {
           if (bit == 0x1) w->x = std::int16_t(v);
           if (bit == 0x2) w->y = std::int16_t(v);
           if (bit == 0x4) w->width = std::uint16_t(v);
           if (bit == 0x8) w->height = std::uint16_t(v);
           if (bit == 0x10) w->borderWidth = std::uint16_t(v);
+          if (bit == 0x20) sibling = v;
+          if (bit == 0x40) stackMode = std::uint8_t(v);
         }
+        if (stackMode) model_.restack(w->id, sibling, *stackMode);
       }
+      break;
+    case CirculateWindow:
+      model_.circulate(get32(&r[4]), r[1]);
       break;
     case ChangeProperty: {
       Property p;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "x11proxy/model/ClientModel.hpp"
+#include "x11proxy/model/HeldResources.hpp"
 #include "x11proxy/proto/Tables.hpp"
 
 namespace ckpt::x11 {
@@ -32,6 +33,15 @@ class Tracker {
   void clientRequest(std::span<const std::uint8_t> request);
   // One complete reply, event or error from the server.
   void serverMessage(std::span<const std::uint8_t> message);
+
+  // Before clientRequest: a free of a pixmap or picture something still
+  // uses becomes a NoOperation in place, and the id is held (HeldResources).
+  bool holdFree(std::span<std::uint8_t> request);
+  // After a request that may have dropped the last use of a held id: the
+  // frees the proxy sends for them now (client view, in order), already
+  // applied to the model.
+  std::vector<std::vector<std::uint8_t>> releaseHeld();
+  std::size_t held() const { return held_.size(); }
 
   const ClientModel& model() const { return model_; }
   std::uint32_t requests() const { return sequence_; }
@@ -55,7 +65,11 @@ class Tracker {
   void modelExtensionRequest(const std::string& ext, std::span<const std::uint8_t> r);
   void modelReply(const Pending& p, std::span<const std::uint8_t> reply);
 
+  std::uint8_t renderMajor() const;
+
   ClientModel model_;
+  HeldResources held_;
+  bool mayRelease_ = false;     // a request since the last releaseHeld() dropped a reference
   std::uint32_t sequence_ = 0;  // of the last request sent
   std::deque<Pending> pending_;
   std::map<std::uint8_t, ExtensionUse> byMajor_;

@@ -13,6 +13,7 @@
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 #include "x11proxy/proto/Wire.hpp"
+#include "x11proxy/reattach/ReplayEvents.hpp"
 
 namespace ckpt::x11 {
 namespace {
@@ -141,6 +142,7 @@ void Session::parseRequests() {
     std::size_t size = requestSize(toServer_.unparsed(), toServer_.unparsedSize());
     if (size == 0 || size > toServer_.unparsedSize()) return;
     std::span<std::uint8_t> r(toServer_.unparsed(), size);
+    tracker_.holdFree(r);
     tracker_.clientRequest(r);
     sequences_.clientRequest();
     if (r[0] == kQueryExtension) Translator::hideInQueryExtension(r);
@@ -149,7 +151,16 @@ void Session::parseRequests() {
       translator_.request(r, tracker_.requestLayout(r[0], r[1]));
     }
     toServer_.markParsed(size);
+    // Held pixmaps and pictures nothing uses any more, after the request
+    // that dropped their last use.
+    for (auto& free : tracker_.releaseHeld()) sendOwnTranslated(std::move(free));
   }
+}
+
+void Session::sendOwnTranslated(std::vector<std::uint8_t> request) {
+  if (translator_.active())
+    translator_.request(request, tracker_.requestLayout(request[0], request[1]));
+  sendOwnRequest(std::move(request));
 }
 
 void Session::sendOwnRequest(std::vector<std::uint8_t> request,
@@ -196,6 +207,10 @@ void Session::parseServer() {
       translator_.error(m);
     } else {
       translator_.event(m, false);
+      if (replaying_ && replayEcho(tracker_.model(), m)) {
+        toClient_.erase(0, size);
+        continue;
+      }
     }
     tracker_.serverMessage(m);
     toClient_.markParsed(size);

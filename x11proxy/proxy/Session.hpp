@@ -78,6 +78,8 @@ class Session {
   // gets its reply (or error).
   void sendOwnRequest(std::vector<std::uint8_t> request,
                       std::function<void(std::span<const std::uint8_t>)> done = {});
+  // sendOwnRequest of a request in the client's view (ids, atoms, opcodes).
+  void sendOwnTranslated(std::vector<std::uint8_t> request);
   // Sends everything the client sent to the old server and waits until the
   // old server has answered all of it.
   void drain();
@@ -97,6 +99,9 @@ class Session {
   SequenceMap sequences_;
   std::map<std::uint64_t, std::function<void(std::span<const std::uint8_t>)>> ownReplies_;
   std::optional<FetchedState> checkpoint_;
+  // From a switch until the new server has answered the whole replay: its
+  // echoes are kept from the client (ReplayEvents.hpp).
+  bool replaying_ = false;
 };
 
 }  // namespace ckpt::x11

@@ -12,6 +12,7 @@
 #include "x11proxy/proto/Wire.hpp"
 #include "x11proxy/proxy/Session.hpp"
 #include "x11proxy/reattach/Replay.hpp"
+#include "x11proxy/reattach/ReplayEvents.hpp"
 #include "x11proxy/reattach/ServerFetch.hpp"
 
 namespace ckpt::x11 {
@@ -127,16 +128,18 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
   translator_.attach(clientView_, view, std::move(atoms), std::move(exts), nextClientAtom);
   translator_.setClientAtomNames(tracker_.model().atomsByName);
   toClient_.dropUnparsed();
+  for (const auto& e : unmapNotifiesBeforeMove(tracker_.model(), clientView_.root,
+                                               std::uint16_t(tracker_.requests())))
+    toClient_.insertParsed(e);
   ownReplies_.clear();
   sequences_.newServer(sync.sequence);
   upstream_ = std::move(next);
   server_ = to;
   serverEof_ = false;
-  for (auto& request : plan.requests) {
-    std::vector<std::uint8_t> wire = encodeRequest(std::move(request));
-    translator_.request(wire, tracker_.requestLayout(wire[0], wire[1]));
-    sendOwnRequest(std::move(wire));
-  }
+  for (auto& request : plan.requests) sendOwnTranslated(encodeRequest(std::move(request)));
+  replaying_ = true;
+  sendOwnRequest({kGetInputFocus, 0, 1, 0},
+                 [this](std::span<const std::uint8_t>) { replaying_ = false; });
   log::info("x11: moved a connection to {}: {} windows, {} pixmaps, {} requests replayed",
             to.display, tracker_.model().windows.size(), tracker_.model().pixmaps.size(),
             plan.requests.size());
