@@ -27,19 +27,26 @@ namespace ckpt::test {
 // The ready fd moves to 9 and Xvfb does not inherit it. -noreset: a server
 // whose last client left (one moved away) would otherwise reset, putting its
 // pointer back in the middle and refusing connections for a moment.
-// $1: the screen geometry; $2: the file that receives the display number.
+// $1: the screen geometry; $2: the file that receives the display number;
+// $3: Xvfb (the default) or Xvnc (no RFB port: only X clients reach it).
 constexpr const char* kXvfb = R"SH(
 set -e
 cd "$CKPT_TEST_DIR"
 geometry=${1:-640x480x24}
 out=${2:-display}
+server=${3:-Xvfb}
 exec 9>&$CKPT_READY_FD
 eval "exec $CKPT_READY_FD>&-"
 for n in $(seq 40 99); do
   [ -e /tmp/.X$n-lock ] && continue
   rm -f displayfd
   mkfifo displayfd
-  Xvfb :$n -displayfd 5 -noreset -nolisten tcp -screen 0 $geometry 5>displayfd 9>&- 2>>xvfb.log &
+  if [ "$server" = Xvnc ]; then
+    Xvnc :$n -displayfd 5 -noreset -nolisten tcp -geometry ${geometry%x*} -depth ${geometry##*x} \
+      -SecurityTypes None -rfbport -1 5>displayfd 9>&- 2>>xvnc.log &
+  else
+    Xvfb :$n -displayfd 5 -noreset -nolisten tcp -screen 0 $geometry 5>displayfd 9>&- 2>>xvfb.log &
+  fi
   display=
   read -r display <displayfd || true
   rm displayfd
@@ -70,10 +77,10 @@ class X11Proxy : public CkptTest {
     ASSERT_FALSE(display_.empty()) << h.log();
   }
 
-  // Another Xvfb; returns its display number ("" when none could start).
-  std::string startXvfb(const std::string& geometry) {
+  // Another Xvfb (or Xvnc); returns its display number ("" when none could start).
+  std::string startXvfb(const std::string& geometry, const std::string& server = "Xvfb") {
     std::string file = "display" + std::to_string(xvfbs_.size());
-    xvfbs_.push_back(h.spawn({systemProgram("bash"), "-c", kXvfb, "xvfb", geometry, file}));
+    xvfbs_.push_back(h.spawn({systemProgram("bash"), "-c", kXvfb, "xvfb", geometry, file, server}));
     return trimmed(readFile(h.workDir() + "/" + file));
   }
 
@@ -86,7 +93,9 @@ class X11Proxy : public CkptTest {
     }
     for (pid_t xvfb : xvfbs_)
       for (pid_t p : Harness::treePids(xvfb))
-        if (readFile("/proc/" + std::to_string(p) + "/comm") == "Xvfb\n") kill(p, SIGTERM);
+        if (std::string comm = readFile("/proc/" + std::to_string(p) + "/comm");
+            comm == "Xvfb\n" || comm == "Xvnc\n")
+          kill(p, SIGTERM);
     h.reapAll();
     CkptTest::TearDown();
   }
@@ -140,7 +149,15 @@ class X11Proxy : public CkptTest {
       return std::size_t(b[4 * i]) << 24 | b[4 * i + 1] << 16 | b[4 * i + 2] << 8 | b[4 * i + 3];
     };
     std::size_t start = word(0) + word(19) * 12;  // header size, colour entries
-    return start < r.out.size() ? r.out.substr(start) : "";
+    if (start >= r.out.size()) return "";
+    std::string pixels = r.out.substr(start);
+    // Depth 24 in 32-bit pixels: the spare byte is undefined (RENDER may
+    // leave anything there), so it does not count.
+    if (word(3) == 24 && word(11) == 32) {
+      std::size_t spare = word(7) == 0 ? 3 : 0;  // byte order: LSBFirst puts it last
+      for (std::size_t i = spare; i < pixels.size(); i += 4) pixels[i] = 0;
+    }
+    return pixels;
   }
   // Something drawn: more than one colour.
   static bool drawn(const std::string& pixels) {
@@ -216,9 +233,15 @@ class X11Proxy : public CkptTest {
 
   // xterm running bash through the proxy, 80x24 at the top left; returns its
   // window once it is mapped and drawn (it can take the focus then).
-  std::string startXtermWithBash() {
-    startProxied({systemProgram("xterm"), "-title", "xterm", "-geometry", "80x24+0+0", "-e",
-                  systemProgram("bash"), "--norc", "--noprofile"});
+  // `options`: more xterm options.
+  std::string startXtermWithBash(const std::vector<std::string>& options = {}) {
+    std::vector<std::string> argv{systemProgram("xterm"), "-title", "xterm", "-geometry",
+                                  "80x24+0+0"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    for (const std::string& a : {std::string("-e"), systemProgram("bash"), std::string("--norc"),
+                                 std::string("--noprofile")})
+      argv.push_back(a);
+    startProxied(argv);
     std::string id = waitWindow("xterm");
     if (!id.empty()) stablePixels(id);
     return id;
@@ -227,10 +250,23 @@ class X11Proxy : public CkptTest {
   // Types `line` and Return into the window (focused first) with xdotool;
   // false (with a failure) when xdotool could not.
   bool typeLine(const std::string& display, const std::string& window, const std::string& line) {
-    for (const std::vector<std::string>& argv :
-         {std::vector<std::string>{"xdotool", "windowfocus", "--sync", window},
-          std::vector<std::string>{"xdotool", "type", "--delay", "5", line},
-          std::vector<std::string>{"xdotool", "key", "Return"}}) {
+    return xdotool(
+        display,
+        {{"windowfocus", "--sync", window}, {"type", "--delay", "5", line}, {"key", "Return"}});
+  }
+  // Presses keys (xdotool names: "shift+Prior", "ctrl+x") in the focused window.
+  bool keys(const std::string& display, const std::string& window,
+            const std::vector<std::string>& names) {
+    std::vector<std::string> key{"key", "--delay", "20"};
+    key.insert(key.end(), names.begin(), names.end());
+    return xdotool(display, {{"windowfocus", "--sync", window}, key});
+  }
+  // Runs xdotool commands one after the other; false (with a failure) at the
+  // first that fails.
+  bool xdotool(const std::string& display, const std::vector<std::vector<std::string>>& commands) {
+    for (const auto& args : commands) {
+      std::vector<std::string> argv{"xdotool"};
+      argv.insert(argv.end(), args.begin(), args.end());
       auto r = onDisplay(display, argv);
       if (!r.status.ok()) {
         ADD_FAILURE() << r.describe();
@@ -253,7 +289,42 @@ class X11TwoServers : public X11Proxy {
     if (IsSkipped()) return;
     other_ = startXvfb("800x600x24");
     ASSERT_FALSE(other_.empty()) << h.log();
+    samePointer();
   }
+
+  // The pointer at the same place on both servers: what a client shows can
+  // depend on it (focus follows it without a window manager, xeyes look at it).
+  void samePointer() {
+    for (const std::string& d : {display_, other_})
+      ASSERT_TRUE(xdotool(d, {{"mousemove", "0", "0"}}));
+  }
+
+  pid_t proxyPid() { return std::stoi(trimmed(readFile(pidfile()))); }
+
+  // dump --kill: the window leaves the server with the tree.
+  void dumpKill(const std::string& name, const std::string& image) {
+    pid_t pid = proxyPid();
+    auto tree = Harness::treePids(pid);
+    ASSERT_NO_FATAL_FAILURE(dump(pid, image, true));
+    // The Xvfbs are children of the test too: reap the tree alone.
+    for (pid_t p : tree) {
+      auto st = h.waitExit(p);
+      ASSERT_TRUE(st.kind == ExitStatus::Signaled) << "pid " << p << " " << st.describe();
+      ASSERT_FALSE(pidExists(p)) << "pid " << p << " is still taken";
+    }
+    proxy_ = -1;
+    EXPECT_TRUE(waitUntil([&] { return windowId(name).empty(); }))
+        << name << " is still on :" << display_ << " after dump --kill";
+  }
+
+  // restore --detach --display :display; the same root pid comes back.
+  void restoreOn(const std::string& display, const std::string& image) {
+    auto r = h.runCkpt({"restore", image, "--detach", "--display", ":" + display});
+    ASSERT_TRUE(r.status.ok()) << r.describe();
+    proxy_ = parsePidLine(r.out);
+    ASSERT_GT(proxy_, 0) << r.describe();
+  }
+  void restoreOnOther(const std::string& image) { restoreOn(other_, image); }
 
   CommandResult move(const std::string& display) {
     return h.runCkpt({"x11", "move", trimmed(readFile(pidfile())), "--display", ":" + display});

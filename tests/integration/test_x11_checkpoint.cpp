@@ -15,33 +15,7 @@
 namespace ckpt::test {
 namespace {
 
-class X11Checkpoint : public X11TwoServers {
- protected:
-  pid_t proxyPid() { return std::stoi(trimmed(readFile(pidfile()))); }
-
-  // dump --kill: the window leaves the server with the tree.
-  void dumpKill(const std::string& name, const std::string& image) {
-    pid_t pid = proxyPid();
-    auto tree = Harness::treePids(pid);
-    ASSERT_NO_FATAL_FAILURE(dump(pid, image, true));
-    // The Xvfbs are children of the test too: reap the tree alone.
-    for (pid_t p : tree) {
-      auto st = h.waitExit(p);
-      ASSERT_TRUE(st.kind == ExitStatus::Signaled) << "pid " << p << " " << st.describe();
-      ASSERT_FALSE(pidExists(p)) << "pid " << p << " is still taken";
-    }
-    EXPECT_TRUE(waitUntil([&] { return windowId(name).empty(); }))
-        << name << " is still on :" << display_ << " after dump --kill";
-  }
-
-  // restore --detach --display :other_; the same root pid comes back.
-  void restoreOnOther(const std::string& image) {
-    auto r = h.runCkpt({"restore", image, "--detach", "--display", ":" + other_});
-    ASSERT_TRUE(r.status.ok()) << r.describe();
-    proxy_ = parsePidLine(r.out);
-    ASSERT_GT(proxy_, 0) << r.describe();
-  }
-};
+class X11Checkpoint : public X11TwoServers {};
 
 TEST_F(X11Checkpoint, XlogoComesBackOnAnotherServerWithTheSamePixels) {
   startProxied({systemProgram("xlogo"), "-geometry", "120x120+10+10"});
