@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "x11proxy/model/ModelMemory.hpp"
+
 namespace ckpt::x11 {
 namespace {
 
@@ -56,6 +58,15 @@ nlohmann::json modelToJson(const ClientModel& model) {
     j["gcs"].push_back(
         {{"id", hex(id)}, {"drawable", hex(g.drawable)}, {"values", values(g.values)}});
   j["atoms"] = model.atomsByName;
+  j["counts"] = {{"windows", model.windows.size()},
+                 {"pixmaps", model.pixmaps.size()},
+                 {"gcs", model.gcs.size()},
+                 {"fonts", model.fonts.size()},
+                 {"cursors", model.cursors.size()},
+                 {"colormaps", model.colormaps.size()},
+                 {"render_objects", model.renderObjects.size()},
+                 {"atoms", model.atomsByName.size()}};
+  j["memory_bytes"] = modelMemory(model);
   return j;
 }
 

@@ -83,8 +83,25 @@ const RequestLayout* Tracker::requestLayout(std::uint8_t major, std::uint8_t min
   return findRequest(*it->second.layout, minor);
 }
 
+bool Tracker::onlyDraws(std::uint8_t major, std::uint8_t minor) const {
+  // Core: ClearArea, CopyArea, CopyPlane, Poly*, PutImage, GetImage, the text requests.
+  if (major < 128) return major >= 61 && major <= 77;
+  // RENDER: Composite, Trapezoids, Triangles, TriStrip, TriFan, CompositeGlyphs8/16/32,
+  // FillRectangles.
+  auto it = byMajor_.find(major);
+  if (it == byMajor_.end() || it->second.name != "RENDER") return false;
+  return minor == 8 || (minor >= 10 && minor <= 13) || (minor >= 23 && minor <= 26);
+}
+
 void Tracker::clientRequest(std::span<const std::uint8_t> request) {
   ++sequence_;
+  if (request.size() >= 4 && onlyDraws(request[0], request[1])) {
+    // Bulk drawing (most of the bytes a client sends) changes nothing the
+    // model keeps: only a reply it may be owed (GetImage) counts.
+    const RequestLayout* layout = requestLayout(request[0], request[1]);
+    if (layout && layout->reply) pending_.push_back({sequence_, request[0], request[1], {}});
+    return;
+  }
   std::vector<std::uint8_t> normal;
   std::span<const std::uint8_t> r = request;
   if (r.size() >= 8 && get16(&r[2]) == 0) {

@@ -66,6 +66,8 @@ class Tracker {
   void modelReply(const Pending& p, std::span<const std::uint8_t> reply);
 
   std::uint8_t renderMajor() const;
+  // A drawing request: it changes pixels only, nothing the model keeps.
+  bool onlyDraws(std::uint8_t major, std::uint8_t minor) const;
 
   ClientModel model_;
   HeldResources held_;

@@ -11,23 +11,30 @@ namespace ckpt::x11 {
 Stream::Stream() : buf_(kChunk) {}
 
 bool Stream::fill(int fd) {
-  if (begin_ > 0 && begin_ == end_) begin_ = parsed_ = end_ = 0;
-  if (buf_.size() - end_ < kChunk / 4) {
-    if (begin_ >= buf_.size() / 2) {  // compact: the written head is dead space
-      std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
-      parsed_ -= begin_;
-      end_ -= begin_;
-      begin_ = 0;
-    } else {
-      buf_.resize(buf_.size() * 2);
+  lastFill_ = 0;
+  // Everything the socket holds, in as few reads as the buffer allows: each
+  // return to poll() costs more than the copy (bulk drawing moves megabytes).
+  for (;;) {
+    if (begin_ > 0 && begin_ == end_) begin_ = parsed_ = end_ = 0;
+    if (buf_.size() - end_ < kChunk / 4) {
+      if (begin_ >= buf_.size() / 2) {  // compact: the written head is dead space
+        std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+        parsed_ -= begin_;
+        end_ -= begin_;
+        begin_ = 0;
+      } else {
+        buf_.resize(buf_.size() * 2);
+      }
     }
-  }
-  ssize_t n = ::read(fd, buf_.data() + end_, buf_.size() - end_);
-  if (n > 0) {
+    std::size_t room = buf_.size() - end_;
+    ssize_t n = ::read(fd, buf_.data() + end_, room);
+    if (n == 0) return false;
+    if (n < 0) return errno == EAGAIN || errno == EINTR;
     end_ += std::size_t(n);
-    return true;
+    lastFill_ += std::size_t(n);
+    // A short read drained the socket; a full one may have left more.
+    if (std::size_t(n) < room || full()) return true;
   }
-  return n < 0 && (errno == EAGAIN || errno == EINTR);
 }
 
 bool Stream::flush(int fd) {

@@ -14,6 +14,8 @@ class Stream {
   Stream();
   // Reads what fd has (nonblocking); false on end of file or error.
   bool fill(int fd);
+  // How many bytes the last fill() read.
+  std::size_t lastFill() const { return lastFill_; }
   // Writes the whole messages parsed so far; false on a write error.
   bool flush(int fd);
   std::uint8_t* unparsed() { return buf_.data() + parsed_; }
@@ -36,7 +38,7 @@ class Stream {
  private:
   static constexpr std::size_t kChunk = 1024 * 1024, kHighWater = 8 * 1024 * 1024;
   std::vector<std::uint8_t> buf_;
-  std::size_t begin_ = 0, parsed_ = 0, end_ = 0;
+  std::size_t begin_ = 0, parsed_ = 0, end_ = 0, lastFill_ = 0;
 };
 
 }  // namespace ckpt::x11
