@@ -136,6 +136,30 @@ TEST_P(X11Acceptance, XtermKeepsItsScrollbackAndTakesInput) {
       << "xterm never ran what was typed on :" << other_ << ": '" << readFile(out) << "'";
 }
 
+// Text selected in xterm (it owns PRIMARY) can be pasted on the new server:
+// the proxy takes the selection there for it, and xterm answers the request.
+TEST_P(X11Acceptance, XtermSelectionPastesThere) {
+  if (access(systemProgram("xclip").c_str(), X_OK) != 0)
+    GTEST_SKIP() << "xclip is not installed (scripts/install-deps.sh installs it)";
+  std::string id = startXtermWithBash();
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(typeLine(display_, id, "echo selected-line"));
+  // A triple click on the first line selects it.
+  ASSERT_TRUE(xdotool(display_, {{"mousemove", "--window", id, "30", "5"},
+                                 {"click", "--repeat", "3", "--delay", "50", "1"}}));
+  auto primary = [&](const std::string& display) {
+    return onDisplay(display, {"xclip", "-o", "-selection", "primary"}).out;
+  };
+  std::string selected;
+  ASSERT_TRUE(waitUntil([&] {
+    return (selected = primary(display_)).find("echo selected-line") != std::string::npos;
+  })) << "xterm did not select its first line: '"
+      << selected << "'";
+  std::string there = reattach("xterm");
+  ASSERT_FALSE(there.empty());
+  EXPECT_EQ(primary(other_), selected);
+}
+
 // Buttons pressed (keys and a click) before, more after: the display shows
 // what a calculator that was never moved shows for the same presses.
 TEST_P(X11Acceptance, XcalcGoesOnCalculating) {

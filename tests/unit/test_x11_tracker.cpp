@@ -247,6 +247,48 @@ TEST(X11Tracker, FollowsStacking) {
   EXPECT_EQ(stacking(), (std::vector<std::uint32_t>{0x200003, 0x200002, 0x200004}));
 }
 
+// Selections the client owns and passive grabs on its windows are kept for
+// a reattach, and let go of as the client (or another) says.
+TEST(X11Tracker, SelectionsAndPassiveGrabs) {
+  Tracker t;
+  t.clientRequest(createWindow(0x200001, 0x50d));
+  // SetSelectionOwner(PRIMARY = 1) by its window; then by None.
+  t.clientRequest(Msg().u8(22).u8(0).u16(0).u32(0x200001).u32(1).u32(0).length().b);
+  t.clientRequest(Msg().u8(22).u8(0).u16(0).u32(0x200001).u32(2).u32(0).length().b);
+  EXPECT_EQ(t.model().selections.size(), 2u);
+  t.clientRequest(Msg().u8(22).u8(0).u16(0).u32(0).u32(2).u32(0).length().b);
+  EXPECT_EQ(t.model().selections.count(2), 0u);
+  // SelectionClear: another client took PRIMARY.
+  t.serverMessage(Msg().u8(29).u8(0).u16(3).u32(0).u32(0x200001).u32(1).pad(16).b);
+  EXPECT_TRUE(t.model().selections.empty());
+
+  // GrabKey (key 38, modifiers 4) twice: one grab; GrabButton 1 any modifier.
+  auto grabKey =
+      Msg().u8(33).u8(1).u16(0).u32(0x200001).u16(4).u8(38).u8(1).u8(1).pad(3).length().b;
+  t.clientRequest(grabKey);
+  t.clientRequest(grabKey);
+  t.clientRequest(Msg()
+                      .u8(28)
+                      .u8(0)
+                      .u16(0)
+                      .u32(0x200001)
+                      .u16(4)
+                      .u8(1)
+                      .u8(1)
+                      .u32(0)
+                      .u32(0)
+                      .u8(1)
+                      .u8(0)
+                      .u16(0x8000)
+                      .length()
+                      .b);
+  EXPECT_EQ(t.model().windows.at(0x200001).grabs.size(), 2u);
+  // UngrabKey(any key, modifiers 4) leaves the button grab.
+  t.clientRequest(Msg().u8(34).u8(0).u16(0).u32(0x200001).u16(4).pad(2).length().b);
+  ASSERT_EQ(t.model().windows.at(0x200001).grabs.size(), 1u);
+  EXPECT_EQ(t.model().windows.at(0x200001).grabs[0][0], 28);
+}
+
 // What the client is told around a reattach: its mapped top-levels were
 // unmapped; the replay's own echoes are not passed on.
 TEST(X11ReplayEvents, UnmapBeforeAndEchoesKeptBack) {

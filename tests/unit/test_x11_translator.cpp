@@ -59,6 +59,10 @@ TEST_F(TranslatorTest, IdsMapByRangeRootAndColormap) {
   EXPECT_EQ(t_.idToServer(0x100), 0x200u);
   EXPECT_EQ(t_.idToClient(0x201), 0x101u);
   EXPECT_EQ(t_.idToServer(0x7777), 0x7777u);  // another client's: as it is
+  // Another client's window on the new server, in the range the client
+  // believes its own: seen in the proxy connection's range, and back.
+  EXPECT_EQ(t_.idToClient(0x400007), 0xa00007u);
+  EXPECT_EQ(t_.idToServer(0xa00007), 0x400007u);
 }
 
 TEST_F(TranslatorTest, AtomsMapByNameAndNewOnesGetFreshClientValues) {

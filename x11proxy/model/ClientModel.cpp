@@ -2,6 +2,8 @@
 // destruction as the requests go by.
 #include "x11proxy/model/ClientModel.hpp"
 
+#include "x11proxy/proto/Wire.hpp"
+
 #include <algorithm>
 #include <vector>
 
@@ -76,6 +78,20 @@ void ClientModel::circulate(std::uint32_t parent, std::uint8_t direction) {
   std::erase(stack, w);
   stack.insert(direction == 0 ? stack.end() : stack.begin(), w);
   renumber(stack);
+}
+
+void ClientModel::ungrab(std::uint32_t window, std::uint8_t grabOpcode, std::uint8_t detail,
+                         std::uint16_t modifiers) {
+  Window* w = this->window(window);
+  if (!w) return;
+  constexpr std::uint8_t kGrabButton = 28;
+  std::erase_if(w->grabs, [&](const std::vector<std::uint8_t>& g) {
+    if (g[0] != grabOpcode) return false;
+    // GrabButton: button at 20, modifiers at 22; GrabKey: modifiers at 8, key at 10.
+    std::uint8_t what = g[0] == kGrabButton ? g[20] : g[10];
+    std::uint16_t mods = get16(&g[g[0] == kGrabButton ? 22 : 8]);
+    return (detail == 0 || detail == what) && (modifiers == 0x8000 || modifiers == mods);
+  });
 }
 
 void ClientModel::changeProperty(std::uint32_t wid, std::uint32_t atom, std::uint8_t mode,

@@ -31,6 +31,8 @@ struct Window {
   std::map<std::uint32_t, Property> properties;  // by atom
   // SHAPE requests on the window, as sent (replayed in order).
   std::vector<std::vector<std::uint8_t>> shapeRequests;
+  // Passive grabs on the window (GrabButton, GrabKey), as sent.
+  std::vector<std::vector<std::uint8_t>> grabs;
 };
 
 // A resource whose state is kept as the requests that made and changed it,
@@ -70,6 +72,8 @@ class ClientModel {
   // after it, so a new connection starts with it again.
   std::map<std::uint8_t, std::vector<std::uint8_t>> versionRequests;
   std::uint64_t nextOrder = 1;
+  // Selections the client owns: selection atom → its owner window.
+  std::map<std::uint32_t, std::uint32_t> selections;
   std::map<std::string, std::uint32_t> atomsByName;
   std::map<std::uint32_t, std::string> atomNames;
 
@@ -85,6 +89,10 @@ class ClientModel {
   void restack(std::uint32_t id, std::uint32_t sibling, std::uint8_t mode);
   // CirculateWindow: direction 0 raises the lowest mapped child, 1 lowers the highest.
   void circulate(std::uint32_t parent, std::uint8_t direction);
+  // UngrabButton / UngrabKey: drops the window's passive grabs of that
+  // button or key (0: any) with those modifiers (0x8000: any).
+  void ungrab(std::uint32_t window, std::uint8_t grabOpcode, std::uint8_t detail,
+              std::uint16_t modifiers);
   // Properties set on windows the client does not own (the root) are
   // recorded too: a reattach may need them.
   void changeProperty(std::uint32_t window, std::uint32_t atom, std::uint8_t mode, Property value);

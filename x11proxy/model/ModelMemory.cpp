@@ -15,8 +15,12 @@ std::size_t nodes(const std::map<K, V>& m) {
   return m.size() * (kNode + sizeof(typename std::map<K, V>::value_type));
 }
 
-std::size_t heap(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
-std::size_t heap(const std::vector<std::uint8_t>& v) { return v.capacity(); }
+std::size_t heap(const std::string& s) {
+  return s.capacity() > 15 ? s.capacity() + 1 : 0;
+}
+std::size_t heap(const std::vector<std::uint8_t>& v) {
+  return v.capacity();
+}
 
 std::size_t heap(const std::vector<std::vector<std::uint8_t>>& requests) {
   std::size_t n = requests.capacity() * sizeof(std::vector<std::uint8_t>);
@@ -46,7 +50,8 @@ std::size_t modelMemory(const ClientModel& m) {
   for (const auto& [id, w] : m.windows)
     n += nodes(w.attributes) + heap(w.properties) + heap(w.shapeRequests);
   n += nodes(m.pixmaps) + nodes(m.gcs);
-  for (const auto& [id, gc] : m.gcs) n += nodes(gc.values) + heap(gc.clipRectangles) + heap(gc.dashes);
+  for (const auto& [id, gc] : m.gcs)
+    n += nodes(gc.values) + heap(gc.clipRectangles) + heap(gc.dashes);
   n += nodes(m.fonts);
   for (const auto& [id, name] : m.fonts) n += heap(name);
   n += heap(m.cursors) + heap(m.colormaps) + heap(m.renderObjects);

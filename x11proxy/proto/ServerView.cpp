@@ -38,6 +38,8 @@ ServerView parseSetup(std::span<const std::uint8_t> s) {
   std::uint8_t screens = s[28], nformats = s[29];
   v.imageByteOrder = s[30];
   v.bitmapBitOrder = s[31];
+  v.minKeycode = s[34];
+  v.maxKeycode = s[35];
   std::size_t at = 40 + ((vendorLen + 3) & ~std::size_t(3));
   need(at + 8 * std::size_t(nformats));
   for (std::uint8_t i = 0; i < nformats; ++i, at += 8)

@@ -33,6 +33,7 @@ struct ServerView {
   std::uint32_t whitePixel = 0, blackPixel = 0;
   std::uint16_t width = 0, height = 0;
   std::uint8_t rootDepth = 0, imageByteOrder = 0, bitmapBitOrder = 0;
+  std::uint8_t minKeycode = 8, maxKeycode = 255;
   std::vector<VisualInfo> visuals;
   std::vector<PixmapFormat> formats;
 

@@ -23,6 +23,11 @@ enum CoreOpcode : std::uint8_t {
   ConfigureWindow = 12,
   CirculateWindow = 13,
   InternAtom = 16,
+  SetSelectionOwner = 22,
+  GrabButton = 28,
+  UngrabButton = 29,
+  GrabKey = 33,
+  UngrabKey = 34,
   GetAtomName = 17,
   ChangeProperty = 18,
   DeleteProperty = 19,
@@ -222,6 +227,12 @@ void Tracker::serverMessage(std::span<const std::uint8_t> m) {
   std::uint8_t kind = m[0] & 0x7f;
   if (kind != 0 && kind != 1) {
     ++events_;
+    constexpr std::uint8_t kSelectionClear = 29;
+    // Another client took a selection the client owned.
+    if (kind == kSelectionClear)
+      if (auto it = model_.selections.find(get32(&m[12]));
+          it != model_.selections.end() && it->second == get32(&m[8]))
+        model_.selections.erase(it);
     return;
   }
   std::uint16_t seq = get16(&m[2]);
@@ -417,6 +428,25 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       break;
     case OpenFont:
       model_.fonts[get32(&r[4])] = stringAt(r, 12, get16(&r[8]));
+      break;
+    case SetSelectionOwner:
+      if (model_.window(get32(&r[4])))
+        model_.selections[get32(&r[8])] = get32(&r[4]);
+      else
+        model_.selections.erase(get32(&r[8]));
+      break;
+    case GrabButton:
+    case GrabKey:
+      if (Window* w = model_.window(get32(&r[4]))) {
+        // A grab of the same button or key with the same modifiers replaces the old one.
+        model_.ungrab(w->id, r[0], r[0] == GrabButton ? r[20] : r[10],
+                      get16(&r[r[0] == GrabButton ? 22 : 8]));
+        w->grabs.emplace_back(r.begin(), r.end());
+      }
+      break;
+    case UngrabButton:
+    case UngrabKey:
+      model_.ungrab(get32(&r[4]), r[0] == UngrabButton ? GrabButton : GrabKey, r[1], get16(&r[8]));
       break;
     case CloseFont:
       model_.fonts.erase(get32(&r[4]));

@@ -82,8 +82,15 @@ void Translator::setClientAtomNames(const std::map<std::string, std::uint32_t>& 
   netWmState_ = find("_NET_WM_STATE");
 }
 
+// The two id ranges swap: the client's range (in its view) is the proxy
+// connection's range on the server, and the other way round. Another
+// client's window on the new server may well sit in the range the client
+// believes its own (servers hand out ranges by connection order): the
+// client sees it in the proxy connection's range instead, which no other
+// id in its view uses, and it comes back whole.
 std::uint32_t Translator::idToServer(std::uint32_t id) const {
   if (client_.ownsId(id)) return server_.idBase | (id & client_.idMask);
+  if (server_.ownsId(id)) return client_.idBase | (id & server_.idMask);
   if (id == client_.root) return server_.root;
   if (id == client_.defaultColormap) return server_.defaultColormap;
   return id;
@@ -91,6 +98,7 @@ std::uint32_t Translator::idToServer(std::uint32_t id) const {
 
 std::uint32_t Translator::idToClient(std::uint32_t id) const {
   if (server_.ownsId(id)) return client_.idBase | (id & server_.idMask);
+  if (client_.ownsId(id)) return server_.idBase | (id & client_.idMask);
   if (id == server_.root) return client_.root;
   if (id == server_.defaultColormap) return client_.defaultColormap;
   return id;
@@ -122,8 +130,10 @@ std::uint32_t Translator::map(IdKind kind, std::uint32_t v, bool toServer) {
   if (idKind(kind)) return toServer ? idToServer(v) : idToClient(v);
   if (kind == IdKind::Atom) return toServer ? atomToServer(v) : atomToClient(v);
   if (kind == IdKind::Visualid) return toServer ? visualToServer(v) : visualToClient(v);
-  // Timestamps and RENDER picture formats pass as they are: servers of one
-  // kind number their formats alike (checked at reattach).
+  // CurrentTime (0) stays itself; other times shift by the offset.
+  if (kind == IdKind::Timestamp) return toServer ? v - timeOffset_ : v + timeOffset_;
+  // RENDER picture formats pass as they are: servers of one kind number
+  // their formats alike (checked at reattach).
   return v;
 }
 

@@ -42,6 +42,11 @@ class Translator {
               std::map<std::uint32_t, std::uint32_t> atoms, std::vector<ExtensionMapping> exts,
               std::uint32_t nextClientAtom);
 
+  // Timestamps: the client's = the server's + `offset` (mod 2^32); 0 until
+  // the first reattach (ServerTime.hpp).
+  void setTimeOffset(std::uint32_t offset) { timeOffset_ = offset; }
+  std::uint32_t timeOffset() const { return timeOffset_; }
+
   // The client's values of the atoms whose ClientMessage data holds atoms.
   void setClientAtomNames(const std::map<std::string, std::uint32_t>& byName);
 
@@ -88,6 +93,7 @@ class Translator {
   std::map<std::uint32_t, std::uint32_t> visualToServer_, visualToClient_;
   std::vector<ExtensionMapping> exts_;
   std::uint32_t nextClientAtom_ = 0;
+  std::uint32_t timeOffset_ = 0;
   std::uint32_t wmProtocols_ = 0, netWmState_ = 0;  // client values, for ClientMessage data
 };
 

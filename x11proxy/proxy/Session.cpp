@@ -18,7 +18,8 @@
 namespace ckpt::x11 {
 namespace {
 
-constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kKeymapNotify = 11;
+constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kKeymapNotify = 11,
+                       kSetInputFocus = 42;
 
 }  // namespace
 
@@ -184,6 +185,10 @@ void Session::parseServer() {
       if (it != ownReplies_.end()) {
         it->second(m);
         ownReplies_.erase(it);
+      } else if (kind == 0 && m[10] == kSetInputFocus) {
+        // The focus given back after a reattach: a window manager there may
+        // not have shown the window yet (BadMatch); it gives the focus itself.
+        log::debug("x11: {} did not take the input focus back (error {})", server_.display, m[1]);
       } else if (kind == 0) {
         log::warn(
             "x11: the X server {} refused a request of the proxy's own "
@@ -191,6 +196,12 @@ void Session::parseServer() {
             server_.display, m[1], m[10], get16(&m[8]));
       }
       toClient_.erase(0, size);
+      if (notifyMappings_) {
+        notifyMappings_ = false;
+        for (const auto& e :
+             mappingNotifiesAfterMove(clientView_.minKeycode, clientView_.maxKeycode, owner.client))
+          toClient_.insertParsed(e);
+      }
       continue;
     }
     if (kind != kKeymapNotify && !sequences_.identity()) put16(&m[2], owner.client);

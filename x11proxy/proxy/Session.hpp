@@ -102,6 +102,8 @@ class Session {
   // From a switch until the new server has answered the whole replay: its
   // echoes are kept from the client (ReplayEvents.hpp).
   bool replaying_ = false;
+  // Once the replay is answered: MappingNotify to the client (ReplayEvents.hpp).
+  bool notifyMappings_ = false;
 };
 
 }  // namespace ckpt::x11

@@ -14,6 +14,7 @@
 #include "x11proxy/reattach/Replay.hpp"
 #include "x11proxy/reattach/ReplayEvents.hpp"
 #include "x11proxy/reattach/ServerFetch.hpp"
+#include "x11proxy/reattach/ServerTime.hpp"
 
 namespace ckpt::x11 {
 namespace {
@@ -112,6 +113,9 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
     exts.push_back({use->name, use->layout, use->major, r->major_opcode, use->firstEvent,
                     r->first_event, use->firstError, r->first_error});
   }
+  // The client's clock runs on from where the old server's was (ServerTime.hpp).
+  std::uint32_t clientNow = fetched.serverTime + translator_.timeOffset();
+  std::uint32_t timeOffset = clientNow - serverTime(c, view.root);
   // A last round trip: its number is how many requests the proxy has used.
   xcb_get_input_focus_cookie_t sync = xcb_get_input_focus(c);
   std::free(xcb_get_input_focus_reply(c, sync, nullptr));
@@ -127,6 +131,7 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
     nextClientAtom = std::max(nextClientAtom, mine + 1);
   translator_.attach(clientView_, view, std::move(atoms), std::move(exts), nextClientAtom);
   translator_.setClientAtomNames(tracker_.model().atomsByName);
+  translator_.setTimeOffset(timeOffset);
   toClient_.dropUnparsed();
   for (const auto& e : unmapNotifiesBeforeMove(tracker_.model(), clientView_.root,
                                                std::uint16_t(tracker_.requests())))
@@ -138,8 +143,10 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
   serverEof_ = false;
   for (auto& request : plan.requests) sendOwnTranslated(encodeRequest(std::move(request)));
   replaying_ = true;
-  sendOwnRequest({kGetInputFocus, 0, 1, 0},
-                 [this](std::span<const std::uint8_t>) { replaying_ = false; });
+  sendOwnRequest({kGetInputFocus, 0, 1, 0}, [this](std::span<const std::uint8_t>) {
+    replaying_ = false;
+    notifyMappings_ = true;
+  });
   log::info("x11: moved a connection to {}: {} windows, {} pixmaps, {} requests replayed",
             to.display, tracker_.model().windows.size(), tracker_.model().pixmaps.size(),
             plan.requests.size());

@@ -14,6 +14,8 @@ enum : std::uint8_t {
   kCreateWindow = 1,
   kChangeWindowAttributes = 2,
   kMapWindow = 8,
+  kSetSelectionOwner = 22,
+  kSetInputFocus = 42,
   kChangeProperty = 18,
   kOpenFont = 45,
   kCloseFont = 46,
@@ -101,6 +103,15 @@ class Planner {
       if (w->mapped) mapped.push_back(w);
     for (auto it = mapped.rbegin(); it != mapped.rend(); ++it)
       add(Req(kMapWindow, 0).u32((*it)->id).done());
+    // Passive grabs (their cursors and confining windows exist now).
+    for (const Window* w : treeOrder_)
+      for (const auto& grab : w->grabs) add(grab);
+    // Selections and the focus are taken now (CurrentTime): the client's own
+    // times belong to the old server's clock.
+    for (const auto& [selection, owner] : m_.selections)
+      add(Req(kSetSelectionOwner, 0).u32(owner).u32(selection).u32(0).done());
+    if (in_.fetched.focus && m_.windows.count(in_.fetched.focus))
+      add(Req(kSetInputFocus, 1).u32(in_.fetched.focus).u32(0).done());  // revert to PointerRoot
     return std::move(plan_);
   }
 

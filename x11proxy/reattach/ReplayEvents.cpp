@@ -48,6 +48,25 @@ std::vector<std::vector<std::uint8_t>> unmapNotifiesBeforeMove(const ClientModel
   return out;
 }
 
+std::vector<std::vector<std::uint8_t>> mappingNotifiesAfterMove(std::uint8_t minKeycode,
+                                                                std::uint8_t maxKeycode,
+                                                                std::uint16_t sequence) {
+  constexpr std::uint8_t kMappingNotify = 34, kModifier = 0, kKeyboard = 1, kPointer = 2;
+  std::vector<std::vector<std::uint8_t>> out;
+  for (std::uint8_t request : {kModifier, kKeyboard, kPointer}) {
+    std::vector<std::uint8_t> e(32, 0);
+    e[0] = kMappingNotify;
+    put16(&e[2], sequence);
+    e[4] = request;
+    if (request == kKeyboard) {
+      e[5] = minKeycode;
+      e[6] = std::uint8_t(maxKeycode - minKeycode + 1);
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
 bool replayEcho(const ClientModel& m, std::span<const std::uint8_t> e) {
   if (e.size() < 32 || (e[0] & 0x80)) return false;  // SendEvent: another client's
   auto inside = [&](std::uint32_t id) {

@@ -25,6 +25,13 @@ std::vector<std::vector<std::uint8_t>> unmapNotifiesBeforeMove(const ClientModel
                                                                std::uint32_t root,
                                                                std::uint16_t sequence);
 
+// MappingNotify for the keyboard (its whole keycode range), the modifiers
+// and the pointer buttons, sent once the client is on the new server: its
+// toolkit reads the mappings again, which may differ there.
+std::vector<std::vector<std::uint8_t>> mappingNotifiesAfterMove(std::uint8_t minKeycode,
+                                                                std::uint8_t maxKeycode,
+                                                                std::uint16_t sequence);
+
 // Is this event (in the client's view, from the new server while the replay
 // runs) only an echo of the replay?
 bool replayEcho(const ClientModel& m, std::span<const std::uint8_t> event);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/util/Error.hpp"
+#include "x11proxy/reattach/ServerTime.hpp"
 
 namespace ckpt::x11 {
 namespace {
@@ -102,6 +103,13 @@ FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
                                                std::int16_t(rects[i].height)});
       f.shapes[id].push_back(std::move(shape));
     }
+  }
+  f.serverTime = serverTime(c, side.view().root);
+  if (Reply<xcb_get_input_focus_reply_t> r(
+          xcb_get_input_focus_reply(c, xcb_get_input_focus(c), nullptr));
+      r) {
+    std::uint32_t focus = current.active() ? current.idToClient(r->focus) : r->focus;
+    if (model.windows.count(focus)) f.focus = focus;
   }
   if (xcb_connection_has_error(c))
     throw Error("x11: the X server " + side.display() + " closed the connection while the " +

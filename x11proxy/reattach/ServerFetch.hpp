@@ -26,7 +26,9 @@ struct FetchedState {
     std::vector<std::int16_t> rects;  // x, y, w, h per rectangle (w, h as unsigned)
   };
   std::map<std::uint32_t, std::vector<Shape>> shapes;
-  ServerView server;  // the view of the server it was fetched from
+  ServerView server;             // the view of the server it was fetched from
+  std::uint32_t serverTime = 0;  // its time when fetched (ServerTime.hpp)
+  std::uint32_t focus = 0;       // the client's window that had the input focus, or 0
   std::vector<std::string> warnings;
 };
 
