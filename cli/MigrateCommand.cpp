@@ -132,6 +132,15 @@ void checkFarSide(const MigrateOptions& opts, const std::string& dir) {
   const int status = ssh.finish(out);
   nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
   const std::string runsOn = fmt::format("; pid {} runs on here", opts.pid);
+  if (!j.is_object() && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    // A command-line mistake there: a ckpt from before `check --image`,
+    // which still reads this image format (check --host said so).
+    log::warn(
+        "the ckpt on {} cannot check an image ahead (it is older than this one): its "
+        "restore will check the files the program maps, after pid {} is gone here",
+        opts.to, opts.pid);
+    return;
+  }
   if (!j.is_object())
     throw Error(
         fmt::format("the pre-flight check of the image on {} gave no answer ({}, see "

@@ -184,6 +184,24 @@ TEST_F(Migrate, AFileMissingOrChangedOnTheFarSideStopsItBeforeTheSourceIsKilled)
   }
 }
 
+// A far ckpt from before `check --image` (a usage error, exit 2): the
+// migration goes on, with a warning that the files are checked only by the
+// far restore.
+TEST_F(Migrate, AnOlderFarCkptWithoutImageChecksStillTakesTheProgram) {
+  const std::string fake = farCkpt(
+      "[ \"$1\" = check ] && [ \"$2\" = --image ] && { echo 'unknown option --image' "
+      ">&2; exit 2; }\nexec \"$C\" \"$@\"");
+  pid_t pid = h.spawn({programPath("mem_changes"), "16"});
+  RunningCommand cmd = h.startCkpt(migrateArgs(pid, fake));
+  auto st = h.waitExit(pid);
+  ASSERT_EQ(st.kind, ExitStatus::Signaled) << "the source " << st.describe();
+  auto r = h.finish(cmd);
+  ASSERT_TRUE(r.status.ok()) << r.describe();
+  EXPECT_NE(r.err.find("cannot check an image ahead"), std::string::npos) << r.describe();
+  ASSERT_EQ(parsePidLine(r.out), pid) << r.describe();
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the program moved to an older ckpt"));
+}
+
 // The far restore fails (a fault injected there) after the source was
 // killed, and so does the restore here (the same fault, here): the image is
 // kept where the message says, and restores here once the cause is gone.
