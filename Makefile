@@ -6,6 +6,8 @@
 #   make demo-vnc     build, then run the VNC desktop demo (demos/vnc-demo.sh)
 #   make demo-x11     build, then run the X11 demo (demos/x11-demo.sh)
 #   make bench        build, then run the benchmarks (build/bin/bench_*)
+#   make soak         build, then dump a busy tmux every 2 s for SOAK_MINUTES (default 10)
+#                     and check leaks, lost output and that the images restore (not in check)
 #   make install      install ckpt under PREFIX (default /usr/local), honours DESTDIR
 #   make deb          build a Debian package (build/ckpt_VERSION_amd64.deb)
 #   make fuzz         build the libFuzzer targets with clang in build-fuzz/ and run
@@ -26,8 +28,9 @@ NPROC   := $(shell nproc)
 CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
 
 FUZZ_SECONDS ?= 30
+SOAK_MINUTES ?= 10
 
-.PHONY: all deps configure build check demo demo-process demo-vnc demo-x11 bench install deb format clean fuzz
+.PHONY: all deps configure build check demo demo-process demo-vnc demo-x11 bench soak install deb format clean fuzz
 
 all: build
 
@@ -63,6 +66,9 @@ bench: build
 	@set -e; found=0; for b in $(BUILD)/bin/bench_*; do \
 	  [ -x "$$b" ] || continue; found=1; echo "== $$b"; "$$b"; done; \
 	  [ $$found = 1 ] || { echo "no benchmarks in $(BUILD)/bin" >&2; exit 1; }
+
+soak: build
+	CKPT=$(BUILD)/bin/ckpt SOAK_MINUTES=$(SOAK_MINUTES) scripts/soak.py
 
 install: build
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD) --prefix "$(PREFIX)"

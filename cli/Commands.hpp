@@ -85,6 +85,9 @@ int lsCommand(const std::string& folder, bool json);
 // host: one JSON object with this host's ckpt version, image formats,
 // machine and kernel around the features (what `ckpt migrate` compares).
 int checkCommand(bool json, bool host = false);
+// `check --image DIR|-`: restore's pre-flight checks of an image (or of a
+// manifest on stdin) against this machine; 0 when it fits, 1 (Error) if not.
+int checkImageCommand(const std::string& dir, bool json);
 // `ckpt migrate`: exit status 0 moved, 1 failed (the source runs on, or was
 // brought back here: the message says which).
 int migrateCommand(const MigrateOptions& opts);

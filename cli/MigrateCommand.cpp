@@ -2,12 +2,17 @@
 // restore - --detach`, after asking the far side (`ckpt check --host`)
 // whether the image can come back there.
 //
-// The order keeps the program safe: a pre-flight failure touches nothing; a
-// stream that does not get through fails the dump, which lets the tree run
+// The order keeps the program safe: a pre-flight failure touches nothing.
+// Once the image is written (the tree frozen), its manifest goes to the far
+// side's `ckpt check --image -`, which runs restore's own checks there (the
+// files the tree maps and opens, the vDSO, credentials); a refusal, or a
+// stream that does not get through, fails the dump, which lets the tree run
 // on. The tree is killed once the stream is out, because the far side needs
 // its pids free (which matters when "far" is this machine); its image stays
-// here until the far side reports the restored pid, and is restored here
-// again if the far restore fails.
+// here until the far side reports the restored pid, is restored here again
+// if the far restore fails, and is kept (the message says where) if that
+// fails too.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -16,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -104,6 +110,47 @@ FarSide preflight(const MigrateOptions& opts) {
   return far;
 }
 
+// Restore's checks on the far side, from the manifest just written: throws
+// Error with the far side's reason. The tree is still whole here.
+void checkFarSide(const MigrateOptions& opts, const std::string& dir) {
+  Subprocess ssh(sshArgv(opts, "check --image - --json"));
+  {
+    UniqueFd manifest(open((dir + "/manifest.json").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!manifest) throwErrno("reading " + dir + "/manifest.json");
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(manifest.get(), buf, sizeof buf)) > 0)
+      for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(ssh.in().get(), buf + off, size_t(n - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) break;  // ssh went away: its status says why
+        off += w;
+      }
+    ssh.in().reset();
+  }
+  std::string out;
+  const int status = ssh.finish(out);
+  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  const std::string runsOn = fmt::format("; pid {} runs on here", opts.pid);
+  if (!j.is_object() && WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    // A command-line mistake there: a ckpt from before `check --image`,
+    // which still reads this image format (check --host said so).
+    log::warn(
+        "the ckpt on {} cannot check an image ahead (it is older than this one): its "
+        "restore will check the files the program maps, after pid {} is gone here",
+        opts.to, opts.pid);
+    return;
+  }
+  if (!j.is_object())
+    throw Error(
+        fmt::format("the pre-flight check of the image on {} gave no answer ({}, see "
+                    "above){}",
+                    opts.to, describeStatus(status), runsOn));
+  if (!j.value("fits", false))
+    throw Error(fmt::format("{} cannot restore this image: {}{}", opts.to,
+                            j.value("problem", std::string("?")), runsOn));
+}
+
 // The far restore failed after the tree was killed: bring it back here from
 // the image that was streamed. Returns the restored root.
 pid_t restoreHere(const std::string& image) {
@@ -134,19 +181,21 @@ int migrateCommand(const MigrateOptions& opts) {
   const std::string image = tmp.path() + "/image";
   // A far side that goes away must come back as EPIPE, not kill ckpt while the tree is frozen.
   signal(SIGPIPE, SIG_IGN);
-  Subprocess ssh(sshArgv(opts, "restore - --detach --json"));
+  std::optional<Subprocess> ssh;
   DumpRequest req;
   req.root = opts.pid;
   req.dir = image;
   req.kill = !opts.keepRunning;
   req.beforeRelease = [&](const std::string& dir) {
-    image::writeImageStream(dir, ssh.in().get(), "ssh to " + opts.to);
-    ssh.in().reset();
+    checkFarSide(opts, dir);
+    ssh.emplace(sshArgv(opts, "restore - --detach --json"));
+    image::writeImageStream(dir, ssh->in().get(), "ssh to " + opts.to);
+    ssh->in().reset();
   };
   DumpSummary s = dumpTree(req);
 
   std::string out;
-  const int status = ssh.finish(out);
+  const int status = ssh->finish(out);
   nlohmann::json r = nlohmann::json::parse(out, nullptr, false);
   const bool restored = WIFEXITED(status) && r.is_object() && r.contains("root");
   if (!restored || WEXITSTATUS(status) != 0) {
@@ -159,9 +208,10 @@ int migrateCommand(const MigrateOptions& opts) {
     pid_t back = restoreHere(image);
     if (back > 0)
       throw Error(what + fmt::format("; the program was restored here again as pid {}", back));
-    throw Error(what + fmt::format("; restoring it here failed too: its image is kept in {} "
-                                   "(ckpt restore DIR)",
-                                   keepImage(image, opts.pid)));
+    const std::string kept = keepImage(image, opts.pid);
+    throw Error(what + fmt::format("; restoring it here failed too (see above): its image is "
+                                   "kept in {}; once the cause is fixed, run: ckpt restore {}",
+                                   kept, kept));
   }
   const int root = r["root"].get<int>();
   if (opts.json) {

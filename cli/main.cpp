@@ -173,7 +173,12 @@ exits with the restored root's status (128+N if killed by signal N).
 
   bool checkJson = false;
   bool checkHost = false;
+  std::string checkImage;
   auto* checkCmd = app.add_subcommand("check", "Test each kernel feature ckpt uses");
+  checkCmd->add_option("--image", checkImage,
+                       "Check instead that the image DIR (or a manifest on stdin: -) can be "
+                       "restored here, starting nothing: kernel vDSO, credentials, the files it "
+                       "maps and opens");
   checkCmd->add_flag("--json", checkJson, "Machine-readable output");
   checkCmd->add_flag("--host", checkHost,
                      "One JSON object: ckpt version, image formats, machine, kernel, features");
@@ -333,6 +338,7 @@ a dump keeps it waiting for the restore.)help");
     if (*restoreCmd) return cli::restoreCommand(restore);
     if (*inspectCmd) return cli::inspectCommand(inspectDir, inspectJson, inspectThumbnail);
     if (*lsCmd) return cli::lsCommand(lsDir, lsJson);
+    if (*checkCmd && !checkImage.empty()) return cli::checkImageCommand(checkImage, checkJson);
     if (*checkCmd) return cli::checkCommand(checkJson, checkHost);
     if (*migrateCmd) return cli::migrateCommand(migrate);
     if (*runCmd) return cli::runCommand(run);

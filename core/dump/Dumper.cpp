@@ -4,12 +4,15 @@
 #include "core/dump/Dumper.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -20,11 +23,13 @@
 #include "core/dump/ProcessDumper.hpp"
 #include "core/dump/TreeFreezer.hpp"
 #include "core/hooks/DumpHooks.hpp"
+#include "core/image/FileFingerprint.hpp"
 #include "core/image/ImageWriter.hpp"
 #include "core/image/PageCodec.hpp"
 #include "core/ipc/FileLocks.hpp"
 #include "core/ipc/SysvIpc.hpp"
 #include "core/layers/Layer.hpp"
+#include "core/proc/Vdso.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
@@ -54,6 +59,48 @@ std::vector<uint64_t> vdsoLayout(const image::Process& p) {
     if (v.kind == image::VmaKind::Vdso) sizes[2] = v.end - v.start;
   }
   return sizes;
+}
+
+// Every file the tree maps, once, as it is now: restore refuses the image if
+// one changed since (see core/image/FileFingerprint.hpp).
+std::vector<image::MappedFile> fingerprintMappedFiles(const image::Image& img) {
+  std::map<std::string, image::MappedFile> files;
+  std::map<std::string, uint64_t> inodes;
+  for (const auto& p : img.processes)
+    for (const auto& v : p.vmas) {
+      if (v.kind != image::VmaKind::File) continue;
+      inodes.emplace(v.name, v.ino);
+      // Shared and writable (now, or after an mprotect): the tree's own data.
+      const bool written =
+          v.shared && ((v.prot & PROT_WRITE) ||
+                       std::find(v.vmflags.begin(), v.vmflags.end(), "mw") != v.vmflags.end());
+      if (auto it = files.find(v.name); it != files.end()) {
+        it->second.written = it->second.written || written;
+        continue;
+      }
+      image::MappedFile f;
+      try {
+        f = image::fingerprintFile(v.name);
+      } catch (const Error& e) {
+        // The path no longer names it (moved away meanwhile): restore
+        // finds no such file, or another one, and says so.
+        log::warn("pid {}: {}; the image will need that file at restore", p.pid, e.what());
+        f.path = v.name;
+        f.ino = v.ino;
+      }
+      if (f.ino != v.ino) {
+        log::warn("pid {}: {} is no longer the file it mapped (inode {} then, {} now)", p.pid,
+                  v.name, v.ino, f.ino);
+        f = image::MappedFile{};
+        f.path = v.name;
+        f.ino = v.ino;
+      }
+      f.written = written;
+      files.emplace(v.name, f);
+    }
+  std::vector<image::MappedFile> out;
+  for (auto& [path, f] : files) out.push_back(std::move(f));
+  return out;
 }
 
 void markOutsidePipeEnds(image::Image& img) {
@@ -203,6 +250,8 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   }
   sum.processes = img.processes.size();
   img.vdso_layout = vdsoLayout(img.processes.front());
+  img.vdso_xxh3 = proc::thisKernelVdso().xxh3;  // the tree's kernel is ckpt's
+  img.mapped_files = fingerprintMappedFiles(img);
   markOutsidePipeEnds(img);
   for (const auto& ld : layerDumps) ld->beforeCommit(img, writer);
   auto tSaved = Clock::now();

@@ -213,6 +213,8 @@ void enc(J& j, const PageFrame& v);
 template <class J>
 void enc(J& j, const ParentImage& v);
 template <class J>
+void enc(J& j, const MappedFile& v);
+template <class J>
 void enc(J& j, const Vma& v);
 template <class J>
 void enc(J& j, const SigAction& v);
@@ -306,6 +308,19 @@ void enc(J& j, const ParentImage& v) {
   j = J::object();
   PUT(path);
   PUT(manifest_xxh3);
+}
+
+template <class J>
+void enc(J& j, const MappedFile& v) {
+  j = J::object();
+  PUT(path);
+  PUT(dev);
+  PUT(ino);
+  PUT(size);
+  PUT(mtime_ns);
+  PUT(xxh3);
+  PUT(whole);
+  PUT(written);
 }
 
 template <class J>
@@ -586,6 +601,8 @@ void enc(J& j, const Image& v) {
   PUT(created_unix);
   PUT(root_pid);
   PUT(vdso_layout);
+  PUT(vdso_xxh3);
+  PUT(mapped_files);
   PUT(compression);
   PUT(parents);
   PUT(files);
@@ -702,6 +719,7 @@ void dec(const json& v, const Ctx& c, LockKind& out) {
 void dec(const json& v, const Ctx& c, PageRun& out);
 void dec(const json& v, const Ctx& c, PageFrame& out);
 void dec(const json& v, const Ctx& c, ParentImage& out);
+void dec(const json& v, const Ctx& c, MappedFile& out);
 void dec(const json& v, const Ctx& c, Vma& out);
 void dec(const json& v, const Ctx& c, SigAction& out);
 void dec(const json& v, const Ctx& c, ItimerValue& out);
@@ -815,6 +833,18 @@ void dec(const json& j, const Ctx& c, ParentImage& out) {
   requireObject(j, c);
   GET(path);
   GET(manifest_xxh3);
+}
+
+void dec(const json& j, const Ctx& c, MappedFile& out) {
+  requireObject(j, c);
+  GET(path);
+  GET(dev);
+  GET(ino);
+  GET(size);
+  GET(mtime_ns);
+  GET(xxh3);
+  GET(whole);
+  GET(written);
 }
 
 void dec(const json& j, const Ctx& c, Vma& out) {
@@ -1078,6 +1108,10 @@ void dec(const json& j, const Ctx& c, Image& out) {
   GET(created_unix);
   GET(root_pid);
   GET(vdso_layout);
+  // Added after format 2 was out: older images have neither (restore then
+  // checks mapped files by inode alone and the vDSO by its size).
+  if (j.contains("vdso_xxh3")) GET(vdso_xxh3);
+  if (j.contains("mapped_files")) GET(mapped_files);
   GET_V2(compression);
   GET_V2(parents);
   GET(files);

@@ -317,6 +317,19 @@ struct Attachment {
   uint64_t xxh3 = 0;
 };
 
+// A file that processes of the tree map, as it was at dump. Restore reads
+// every page the image did not store from it again, so it must not have
+// changed (core/image/FileFingerprint.hpp).
+struct MappedFile {
+  std::string path;
+  uint64_t dev = 0, ino = 0;
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t xxh3 = 0;     // of the whole file, or of its first and last MiB (`whole` false)
+  bool whole = false;    // xxh3 covers every byte
+  bool written = false;  // mapped shared and writable: the tree's own data, expected to change
+};
+
 // An image that an incremental image takes pages from.
 struct ParentImage {
   std::string path;            // absolute, as it was at dump
@@ -330,8 +343,10 @@ struct Image {
   std::string hostname;
   int64_t created_unix = 0;
   pid_t root_pid = 0;
-  std::vector<uint64_t> vdso_layout;  // sizes of [vvar], [vvar_vclock], [vdso]
-  std::string compression;            // "zstd:3", or "" when pages are stored plain
+  std::vector<uint64_t> vdso_layout;     // sizes of [vvar], [vvar_vclock], [vdso]
+  uint64_t vdso_xxh3 = 0;                // of [vdso]'s code; 0 in images from before it was kept
+  std::vector<MappedFile> mapped_files;  // empty in images from before they were kept
+  std::string compression;               // "zstd:3", or "" when pages are stored plain
   // The parent (first), its parent, and so on: every image whose pages runs
   // may point into (PageRun::image).
   std::vector<ParentImage> parents;

@@ -145,7 +145,7 @@ class ObjectFds {
 };
 
 void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
-              const SharedObjects& objects) {
+              const image::Image& img, const SharedObjects& objects) {
   ObjectFds objectFds(p, objects);
   std::map<std::string, long> files;  // path+mode -> fd in the process
   for (const auto& v : p.img->vmas) {
@@ -162,7 +162,9 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
         struct stat st {};
         if (stat(v.name.c_str(), &st) != 0)
           throwErrno(fmt::format("pid {}: mapped file {} is gone", p.pid, v.name));
-        if (st.st_ino != v.ino)
+        // Images that fingerprint their files were checked by content
+        // (Preflight.cpp): a copy with the same bytes is as good.
+        if (img.mapped_files.empty() && st.st_ino != v.ino)
           throw Error(
               fmt::format("pid {}: mapped file {} was replaced since the dump (inode {} "
                           "then, {} now); the program would see different code or data",
@@ -440,7 +442,7 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
   p.main->check("closing the stub's files", SYS_close_range, 0, ~0u, 0);
   unmapStub(p, scratch);
   moveVdso(p, scratch, img);
-  mapAreas(p, scratch, mem, objects);
+  mapAreas(p, scratch, mem, img, objects);
   fillPages(p, scratch, mem, chain, pool, progress);
   finishAreas(p);
   setMmFields(p, scratch, mem);

@@ -20,6 +20,7 @@
 #include "core/ipc/SysvIpc.hpp"
 #include "core/layers/Layer.hpp"
 #include "core/restore/MemoryRestorer.hpp"
+#include "core/restore/Preflight.hpp"
 #include "core/restore/StateRestorer.hpp"
 #include "core/restore/TreeBuilder.hpp"
 #include "core/util/Error.hpp"
@@ -57,18 +58,6 @@ class CpuPin {
   bool pinned_ = false;
 };
 
-void checkPrivilege(const image::Image& img) {
-  if (geteuid() == 0) return;
-  uid_t me = getuid();
-  for (const auto& p : img.processes)
-    for (uint32_t u : p.creds.uid)
-      if (u != me && !p.zombie)
-        throw Error(
-            fmt::format("the image holds pid {} running as uid {}; only root can restore "
-                        "processes of another user",
-                        p.pid, u));
-}
-
 void checkPidsFree(const image::Image& img) {
   for (const auto& p : img.processes) {
     waitPidFree(p.pid);
@@ -94,7 +83,7 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   WorkerPool pool;
   chain.verifyParentRuns(/*deep=*/false, &pool);
   if (img.processes.empty()) throw Error(fmt::format("image {} holds no process", dir));
-  checkPrivilege(img);
+  checkImageFitsHere(img);
   fault::point("restore.verify");
   auto t1 = Clock::now();
 

@@ -80,11 +80,31 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
   if (exactIds) p.main->call(SYS_prctl, kPrTimerCreateRestoreIds, 0, 0, 0, 0);
 }
 
+// The image's effective, permitted and inheritable sets.
+void setCaps(RemoteSyscalls& rs, const image::Credentials& c, RemotePtr at, RemoteMemory& mem,
+             const char* what) {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {
+      {uint32_t(c.cap_eff), uint32_t(c.cap_prm), uint32_t(c.cap_inh)},
+      {uint32_t(c.cap_eff >> 32), uint32_t(c.cap_prm >> 32), uint32_t(c.cap_inh >> 32)}};
+  mem.writeValue(at, hdr);
+  mem.write(at + 64, data, sizeof data);
+  rs.check(what, SYS_capset, at.addr(), (at + 64).addr());
+}
+
 void restoreCreds(const Tracee& t, RemoteSyscalls& rs, const image::Process& img,
                   const ScratchLayout& s, RemoteMemory& mem) {
-  if (geteuid() != 0) return;  // an unprivileged restore keeps the caller's (equal) credentials
   const auto& c = img.creds;
   RemotePtr at = s.data() + 1024;
+  if (geteuid() != 0) {
+    // An unprivileged restore keeps the caller's ids, which Preflight.cpp
+    // made sure are the image's. Capabilities ckpt was given to restore
+    // (CAP_CHECKPOINT_RESTORE, ambient) are not the program's: drop to the
+    // image's, which for a user who is not root are none.
+    rs.call(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    setCaps(rs, c, at, mem, "capset (dropping ckpt's capabilities)");
+    return;
+  }
   for (int cap = 0; cap <= 63; ++cap) {
     if (c.cap_bnd & (1ull << cap)) continue;
     if (rs.call(SYS_prctl, PR_CAPBSET_READ, cap) == 1)
@@ -97,13 +117,7 @@ void restoreCreds(const Tracee& t, RemoteSyscalls& rs, const image::Process& img
   rs.check("prctl(PR_SET_KEEPCAPS)", SYS_prctl, PR_SET_KEEPCAPS, 1);
   rs.check("setresuid", SYS_setresuid, c.uid[0], c.uid[1], c.uid[2]);
   rs.call(SYS_setfsuid, c.uid[3]);
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {
-      {uint32_t(c.cap_eff), uint32_t(c.cap_prm), uint32_t(c.cap_inh)},
-      {uint32_t(c.cap_eff >> 32), uint32_t(c.cap_prm >> 32), uint32_t(c.cap_inh >> 32)}};
-  mem.writeValue(at, hdr);
-  mem.write(at + 64, data, sizeof data);
-  rs.check("capset", SYS_capset, at.addr(), (at + 64).addr());
+  setCaps(rs, c, at, mem, "capset");
   for (int cap = 0; cap <= 63; ++cap)
     if (c.cap_amb & (1ull << cap))
       rs.check("raising an ambient capability", SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE,

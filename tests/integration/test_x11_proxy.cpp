@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -109,6 +110,44 @@ TEST_F(X11Proxy, ClientsWithoutTheCookieAreRefused) {
                       kTimeout, false);
   EXPECT_TRUE(served.status.ok()) << served.describe();
   EXPECT_NE(served.out.find("\"xlogo\""), std::string::npos) << served.out;
+}
+
+// A cookie that is not the proxy's is refused like none; another user cannot
+// read the proxy's Xauthority (0600) and is refused too; the right cookie,
+// from a copy, is what lets a client in.
+TEST_F(X11Proxy, WrongCookieAndOtherUsersAreRefused) {
+  startProxied({systemProgram("xlogo")});
+  ASSERT_FALSE(waitWindow("xlogo").empty());
+  const std::string display = proxyDisplay();
+  const std::string xauth = proxyXauthority();
+  ASSERT_FALSE(display.empty());
+  const std::string bogus = h.dir() + "/bogus.xauth";
+  auto made = h.run({systemProgram("xauth"), "-f", bogus, "add", display, "MIT-MAGIC-COOKIE-1",
+                     "00112233445566778899aabbccddeeff"});
+  ASSERT_TRUE(made.status.ok()) << made.describe();
+  auto wrong = h.run({"/usr/bin/env", "DISPLAY=" + display, "XAUTHORITY=" + bogus,
+                      systemProgram("xwininfo"), "-root"},
+                     kTimeout, false);
+  EXPECT_FALSE(wrong.status.ok()) << wrong.describe();
+  EXPECT_NE(wrong.err.find("unable to open display"), std::string::npos) << wrong.describe();
+
+  const std::vector<std::string> asNobody{"/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                                          "--clear-groups"};
+  auto other = asNobody;
+  other.insert(other.end(), {"/usr/bin/env", "DISPLAY=" + display, "XAUTHORITY=" + xauth,
+                             systemProgram("xwininfo"), "-root"});
+  auto refused = h.run(other, kTimeout, false);
+  EXPECT_FALSE(refused.status.ok()) << refused.describe();
+  EXPECT_NE(refused.err.find("unable to open display"), std::string::npos) << refused.describe();
+
+  // The same user, through a copy of the right cookie: served. So what
+  // refused the two above was the cookie.
+  const std::string copy = h.dir() + "/copy.xauth";
+  std::filesystem::copy_file(xauth, copy);
+  auto served = h.run({"/usr/bin/env", "DISPLAY=" + display, "XAUTHORITY=" + copy,
+                       systemProgram("xwininfo"), "-root"},
+                      kTimeout, false);
+  EXPECT_TRUE(served.status.ok()) << served.describe();
 }
 
 TEST_F(X11Proxy, OnlyExtensionsTheProxyCarriesAreShown) {

@@ -135,6 +135,15 @@ int main() {
   CHECK(memPageIs(view, 3, kSharedPwrite), "read-only view misses the file write");
   CHECK(zdtm::faults(view, true), "writing the read-only view did not fault");
 
+  // Put the private file back as it was at the dump: restore refuses an
+  // image whose privately mapped file changed since, and a LeaveRunning or
+  // RestoreTwice test restores the same image again after this run.
+  for (off_t pg : {2, 3}) {
+    std::vector<char> was(kPage);
+    zdtm::fillPattern(was.data(), kPage, kPrivFile + uint64_t(pg) * 100);
+    if (pwrite(privFd, was.data(), kPage, pg * kPage) != static_cast<ssize_t>(kPage))
+      zdtm::fail("restoring private file page %ld: %s", static_cast<long>(pg), strerror(errno));
+  }
   close(privFd);
   close(sharedFd);
   return zdtm::finish();

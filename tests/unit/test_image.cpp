@@ -156,6 +156,17 @@ void visit(FieldCheck& c, const std::string& p, const PageFrame& a, const PageFr
   F(xxh3);
 }
 
+void visit(FieldCheck& c, const std::string& p, const MappedFile& a, const MappedFile& b) {
+  F(path);
+  F(dev);
+  F(ino);
+  F(size);
+  F(mtime_ns);
+  F(xxh3);
+  F(whole);
+  F(written);
+}
+
 void visit(FieldCheck& c, const std::string& p, const ParentImage& a, const ParentImage& b) {
   F(path);
   F(manifest_xxh3);
@@ -422,6 +433,8 @@ void visit(FieldCheck& c, const std::string& p, const Image& a, const Image& b) 
   F(created_unix);
   F(root_pid);
   F(vdso_layout);
+  F(vdso_xxh3);
+  visitVec(c, p + ".mapped_files", a.mapped_files, b.mapped_files);
   F(compression);
   visitVec(c, p + ".parents", a.parents, b.parents);
   visitVec(c, p + ".processes", a.processes, b.processes);
@@ -458,6 +471,9 @@ Image makeFullImage(ImageWriter& w) {
   img.created_unix = 1714567296;
   img.root_pid = 4242;
   img.vdso_layout = {16384, 8192, 8192};
+  img.vdso_xxh3 = 0x0123456789abcdef;
+  img.mapped_files = {{"/usr/lib/libtest.so", 0x803, 77, 8192, 1714567296123456789,
+                       0xfedcba9876543210, true, true}};
 
   Process p;
   p.pid = 4242;
@@ -736,6 +752,7 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(PageRun), 48u) << hint;
   EXPECT_EQ(sizeof(PageFrame), 40u) << hint;
   EXPECT_EQ(sizeof(ParentImage), 40u) << hint;
+  EXPECT_EQ(sizeof(MappedFile), 80u) << hint;
   EXPECT_EQ(sizeof(Vma), 144u) << hint;
   EXPECT_EQ(sizeof(SigAction), 40u) << hint;
   EXPECT_EQ(sizeof(ItimerValue), 16u) << hint;
@@ -754,7 +771,7 @@ TEST(ImageModel, StructSizesAreTheOnesManifestKnows) {
   EXPECT_EQ(sizeof(SysvMsgQueue), 112u) << hint;
   EXPECT_EQ(sizeof(FileLock), 32u) << hint;
   EXPECT_EQ(sizeof(Attachment), 80u) << hint;
-  EXPECT_EQ(sizeof(Image), 464u) << hint;
+  EXPECT_EQ(sizeof(Image), 496u) << hint;
 }
 
 TEST(Manifest, RoundTripThroughText) {

@@ -1,0 +1,16 @@
+// What restore checks against this machine before it starts anything, from
+// the manifest alone: the kernel's vDSO, the credentials this user may give
+// back, every mapped file still being the one the program mapped, and every
+// open file still there. `ckpt check --image` runs the same checks where an
+// image is about to go (ckpt migrate, before the source is killed).
+#pragma once
+
+#include "core/image/Model.hpp"
+
+namespace ckpt {
+
+// Throws Error with one line naming what does not fit (and the pid, path or
+// mapping) and what the user can do.
+void checkImageFitsHere(const image::Image& img);
+
+}  // namespace ckpt
