@@ -46,8 +46,10 @@ bool staleLock(const std::string& path) {
 
 ListenDisplay::ListenDisplay(int first) {
   ::mkdir("/tmp/.X11-unix", 01777);
-  for (int n = first; n < first + 1000; ++n)
-    if (tryTake(n)) return;
+  constexpr int kRange = 1000;
+  int start = int(::getpid() % kRange);
+  for (int i = 0; i < kRange; ++i)
+    if (tryTake(first + (start + i) % kRange)) return;
   throw Error("no free X display number from :" + std::to_string(first));
 }
 

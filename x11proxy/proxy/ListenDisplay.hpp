@@ -11,7 +11,10 @@ namespace ckpt::x11 {
 
 class ListenDisplay {
  public:
-  // Takes the first free display number from `first` on.
+  // Takes a free display number from `first` to `first` + 999, looking
+  // first at one chosen by the process id: a proxy dumped with --kill leaves
+  // its number looking free until it is restored, and another proxy started
+  // meanwhile should not take it (the restore would find it taken).
   explicit ListenDisplay(int first = 10);
   ~ListenDisplay();
   ListenDisplay(const ListenDisplay&) = delete;
