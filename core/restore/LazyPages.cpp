@@ -398,16 +398,21 @@ void LazyPages::runServer(UniqueFd watchdog, UniqueFd report) {
   int status = 0;
   try {
     serve(true);
+    tellWatchdog(watchdog_.get(), kWatchdogDone);
+    // Its references go when it exits (EOF here), ours now: areas left
+    // missing are plain zero pages from then on, and huge pages can be put
+    // together again (the kernel does not collapse areas a userfaultfd arms).
+    char c;
+    while (recv(watchdog_.get(), &c, 1, 0) != 0 && errno == EINTR) {
+    }
+    for (auto& s : spaces_) s->uffd.reset();
+    collapseHuge();
     char line[64];
     int n = snprintf(line, sizeof line, "%llu %llu\n", (unsigned long long)monotonicNs(),
                      (unsigned long long)copied_);
     if (write(report.get(), line, size_t(n)) < 0) {
       // ckpt returned already (restore --detach): nobody asks.
     }
-    tellWatchdog(watchdog_.get(), kWatchdogDone);
-    // Our references go first: areas left missing are zero pages now.
-    for (auto& s : spaces_) s->uffd.reset();
-    collapseHuge();
   } catch (const std::exception& e) {
     // The watchdog sees us go without kWatchdogDone and kills the tree.
     log::error("restore --lazy: page server: {}", e.what());
