@@ -19,9 +19,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <deque>
+#include <map>
 
 #include <fmt/format.h>
 
+#include "core/image/Checksum.hpp"
+#include "core/image/PageHashes.hpp"
 #include "core/restore/LazyWatchdog.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
@@ -120,6 +123,17 @@ void LazyPages::adopt(RestoredProcess& p) {
         "pid {}: userfaultfd events for fork, mremap, madvise and munmap (restore --lazy needs "
         "CAP_SYS_PTRACE to follow forks); restore without --lazy",
         p.pid));
+  const uint64_t* hashes = nullptr;
+  if (!p.img->page_hashes_file.empty())
+    hashes = hashes_.emplace_back(image::readPageHashes(chain_.dir(0), *p.img)).data();
+  // Where each served run's hashes start: they cover every data page in order.
+  std::map<uint64_t, const uint64_t*> hashAt;
+  for (const auto& v : p.img->vmas)
+    for (const auto& r : v.runs)
+      if (!r.zero) {
+        hashAt[r.addr] = hashes;
+        if (hashes) hashes += r.npages;
+      }
   for (const image::Vma* v : areas) {
     uffdio_register reg{};
     reg.range.start = v->start;
@@ -136,7 +150,8 @@ void LazyPages::adopt(RestoredProcess& p) {
                       p.pid, v->start, v->end));
     for (const auto& r : v->runs)
       if (!r.zero)
-        space->pending.add({r.addr, r.npages * kPage, &chain_.pages(r.image, p.pid), r.offset});
+        space->pending.add(
+            {r.addr, r.npages * kPage, &chain_.pages(r.image, p.pid), r.offset, hashAt[r.addr]});
     if (hasFlag(*v, "hg") || v->anon_huge) space->huge.emplace_back(v->start, v->end);
   }
   {
@@ -291,6 +306,15 @@ void wake(int uffd, uint64_t addr, uint64_t len) {
 
 bool LazyPages::copyPiece(Space& s, const PendingPages::Piece& p) {
   p.src->read(p.offset, p.len, buf_.get(), nullptr);
+  // Restore did not read these pages up front: check them now, before the
+  // program can see them. A mismatch ends the server, and the tree with it.
+  if (p.hashes)
+    for (uint64_t at = 0; at < p.len; at += kPage)
+      if (image::xxh3(buf_.get() + at, kPage) != p.hashes[at / kPage])
+        throw Error(
+            fmt::format("pid {}: page at {:#x} ({} at offset {}): checksum mismatch: the "
+                        "image is corrupt",
+                        s.pid, p.addr + at, p.src->path(), p.offset + at));
   uint64_t done = 0;
   while (done < p.len) {
     uffdio_copy c{};

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -50,6 +51,11 @@ class LazyPages {
   // Areas whose pages the server delivers: private anonymous ones with
   // saved data. Everything else keeps the eager path.
   static bool serves(const image::Vma& v);
+  // Areas whose pages the server checks against the image's page hashes as
+  // it copies them: restore need not read them up front.
+  static bool checksLater(const image::Process& p, const image::Vma& v) {
+    return serves(v) && !p.page_hashes_file.empty();
+  }
 
   // After p's areas are mapped and before anything else touches them:
   // registers them with a userfaultfd and starts answering their faults.
@@ -93,6 +99,8 @@ class LazyPages {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<char> affinity_;  // ckpt's CPU set before restore pinned it
+  // Page hashes of each adopted process; pieces point into them.
+  std::deque<std::vector<uint64_t>> hashes_;
 };
 
 }  // namespace ckpt

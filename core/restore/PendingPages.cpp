@@ -5,6 +5,9 @@
 #include <vector>
 
 namespace ckpt {
+namespace {
+constexpr uint64_t kPageBytes = 4096;
+}  // namespace
 
 void PendingPages::add(const Piece& p) {
   if (p.len == 0) return;
@@ -28,6 +31,7 @@ void PendingPages::splitAt(uint64_t addr) {
   tail.addr = addr;
   tail.len -= head.len;
   tail.offset += head.len;
+  if (tail.hashes) tail.hashes += head.len / kPageBytes;
   pieces_[head.addr] = head;
   pieces_[tail.addr] = tail;
 }

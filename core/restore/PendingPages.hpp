@@ -21,6 +21,8 @@ class PendingPages {
     uint64_t len = 0;
     const image::PageSource* src = nullptr;
     uint64_t offset = 0;  // of addr's bytes in src
+    // XXH3-64 of each page from addr on (the image's page hashes), or null.
+    const uint64_t* hashes = nullptr;
   };
 
   // Pieces must not overlap what is pending already.

@@ -89,10 +89,14 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   image::Image img = image::readImage(dir);
   // Compressed runs are checked as they are decompressed, before the tree
   // runs: once is enough.
-  image::verifyImage(dir, img, /*deep=*/false);
+  // With --lazy, pages with hashes are checked as the page server copies
+  // them: the tree runs without waiting for a read of all its memory.
+  image::LaterCheck later;
+  if (req.lazy) later = LazyPages::checksLater;
+  image::verifyImage(dir, img, /*deep=*/false, later);
   image::ImageChain chain(dir, img);
   WorkerPool pool;
-  chain.verifyParentRuns(/*deep=*/false, &pool);
+  chain.verifyParentRuns(/*deep=*/false, &pool, later);
   if (img.processes.empty()) throw Error(fmt::format("image {} holds no process", dir));
   checkPrivilege(img);
   fault::point("restore.verify");
