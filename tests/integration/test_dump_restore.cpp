@@ -75,31 +75,29 @@ class ForegroundRestore : public CkptTest {
       FAIL() << "the restored root " << root << " never ran untraced in state S\n" << r.describe();
     }
   }
+
+  // The root passes its checks and ckpt exits with its status (0).
+  void expectExitsWithTheRootStatus() {
+    RunningCommand cmd;
+    pid_t pid;
+    ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
+    ASSERT_EQ(kill(pid, SIGUSR1), 0);
+    auto r = h.finish(cmd);
+    EXPECT_TRUE(r.status.ok()) << "ckpt restore must exit with the root's status (0)\n"
+                               << r.describe();
+    EXPECT_FALSE(pidExists(pid)) << "the restored root is still there";
+  }
 };
 
 TEST_F(ForegroundRestore, ExitsWithTheRootStatus) {
-  RunningCommand cmd;
-  pid_t pid;
-  ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
-  ASSERT_EQ(kill(pid, SIGUSR1), 0);
-  auto r = h.finish(cmd);
-  EXPECT_TRUE(r.status.ok()) << "ckpt restore must exit with the root's status (0)\n"
-                             << r.describe();
-  EXPECT_FALSE(pidExists(pid)) << "the restored root is still there";
+  expectExitsWithTheRootStatus();
 }
 
 // With --lazy, ckpt also serves the pages until all are in, then exits as
 // above.
 TEST_F(ForegroundRestore, LazyExitsWithTheRootStatus) {
   restoreArgs = {"--lazy"};
-  RunningCommand cmd;
-  pid_t pid;
-  ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
-  ASSERT_EQ(kill(pid, SIGUSR1), 0);
-  auto r = h.finish(cmd);
-  EXPECT_TRUE(r.status.ok()) << "ckpt restore --lazy must exit with the root's status (0)\n"
-                             << r.describe();
-  EXPECT_FALSE(pidExists(pid)) << "the restored root is still there";
+  expectExitsWithTheRootStatus();
 }
 
 TEST_F(ForegroundRestore, ReportsAKilledRoot) {

@@ -39,6 +39,13 @@ class LazyMemory : public CkptTest {
     pid_t pid = h.spawn({programPath("lazy_mem"), mode, mib});
     ASSERT_NO_FATAL_FAILURE(killRestoreAndCheck(pid, h.imageDir()));
   }
+  // Starts argv, dumps it with --kill and waits until its pids are free.
+  void spawnDumpKilled(const std::vector<std::string>& argv, pid_t* pid) {
+    *pid = h.spawn(argv);
+    auto tree = Harness::treePids(*pid);
+    ASSERT_NO_FATAL_FAILURE(dump(*pid, h.imageDir(), true));
+    ASSERT_NO_FATAL_FAILURE(expectGone(*pid, tree));
+  }
   // restore --lazy --detach --json: returns once every page is in.
   void restoreJson(const std::string& dir, pid_t expectPid, nlohmann::json* out) {
     auto r = h.runCkpt({"restore", dir, "--lazy", "--detach", "--json"});
@@ -82,10 +89,8 @@ TEST_F(LazyMemory, IncrementalImage) {
 }
 
 TEST_F(LazyMemory, JsonTellsWhenRunningAndWhenEveryPageIsIn) {
-  pid_t pid = h.spawn({programPath("mem_big"), "64"});
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  pid_t pid;
+  ASSERT_NO_FATAL_FAILURE(spawnDumpKilled({programPath("mem_big"), "64"}, &pid));
   nlohmann::json j;
   ASSERT_NO_FATAL_FAILURE(restoreJson(h.imageDir(), pid, &j));
   EXPECT_TRUE(j["lazy"].get<bool>()) << j.dump();
@@ -97,10 +102,8 @@ TEST_F(LazyMemory, JsonTellsWhenRunningAndWhenEveryPageIsIn) {
 // The page server SIGKILLs itself after its first background copy
 // (CKPT_FAULT=lazy.copy:crash): the tree must die, not read zeros.
 TEST_F(LazyMemory, ServerDeathKillsTheTree) {
-  pid_t pid = h.spawn({programPath("mem_big"), "256"});
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  pid_t pid;
+  ASSERT_NO_FATAL_FAILURE(spawnDumpKilled({programPath("mem_big"), "256"}, &pid));
   setenv("CKPT_FAULT", "lazy.copy:crash", 1);
   auto r = h.runCkpt({"restore", h.imageDir(), "--lazy", "--detach"});
   unsetenv("CKPT_FAULT");
@@ -133,10 +136,8 @@ TEST_F(HugePages, ComeBackAfterAnEagerRestore) {
 
 TEST_F(HugePages, ComeBackAfterALazyRestore) {
   if (thpNever()) GTEST_SKIP() << "transparent huge pages are off (never) here";
-  pid_t pid = h.spawn({programPath("lazy_mem"), "huge", "64"});
-  auto tree = Harness::treePids(pid);
-  ASSERT_NO_FATAL_FAILURE(dump(pid, h.imageDir(), true));
-  ASSERT_NO_FATAL_FAILURE(expectGone(pid, tree));
+  pid_t pid;
+  ASSERT_NO_FATAL_FAILURE(spawnDumpKilled({programPath("lazy_mem"), "huge", "64"}, &pid));
   nlohmann::json j;
   ASSERT_NO_FATAL_FAILURE(restoreJson(h.imageDir(), pid, &j));
   ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the restored program"));
