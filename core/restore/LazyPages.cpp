@@ -88,12 +88,6 @@ bool LazyPages::serves(const image::Vma& v) {
   return std::any_of(v.runs.begin(), v.runs.end(), [](const auto& r) { return !r.zero; });
 }
 
-uint64_t LazyPages::bytes() const {
-  uint64_t n = 0;
-  for (const auto& s : spaces_) n += s->pending.bytes();
-  return n;
-}
-
 void LazyPages::adopt(RestoredProcess& p) {
   std::vector<const image::Vma*> areas;
   for (const auto& v : p.img->vmas)

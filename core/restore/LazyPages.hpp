@@ -61,9 +61,6 @@ class LazyPages {
   // registers them with a userfaultfd and starts answering their faults.
   void adopt(RestoredProcess& p);
 
-  // Bytes the server will deliver.
-  uint64_t bytes() const;
-
   // Once the tree runs: the server continues in a child of ckpt (and a
   // watchdog in another), with `tree` the restored pids the watchdog kills
   // should the server die. `quiet`: the children let go of ckpt's stdout and
