@@ -34,6 +34,7 @@ struct RestoreOptions {
   bool shellJob = false;                           // --shell-job
   bool json = false;                               // --json (with --detach)
   std::string display;                             // --display :M (X clients)
+  bool lazy = false;                               // --lazy
 };
 
 struct MigrateOptions {

@@ -57,6 +57,26 @@ int waitForeground(pid_t root, tty::UserTerminal* terminal) {
   }
 }
 
+// Waits for the page server of restore --lazy to report that every page is
+// in; the time since the restore began, or -1 if the server failed (its
+// watchdog then killed the tree).
+double lazyPagesMs(RestoreSummary& s) {
+  std::string line;
+  char buf[128];
+  for (;;) {
+    ssize_t n = read(s.lazy.report.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    line.append(buf, size_t(n));
+  }
+  s.lazy.report.reset();
+  unsigned long long doneNs = 0, bytes = 0;
+  if (std::sscanf(line.c_str(), "%llu %llu", &doneNs, &bytes) != 2) return -1;
+  auto started =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(s.started.time_since_epoch()).count();
+  return double(int64_t(doneNs) - int64_t(started)) / 1e6;
+}
+
 }  // namespace
 
 int restoreCommand(const RestoreOptions& opts) {
@@ -66,9 +86,12 @@ int restoreCommand(const RestoreOptions& opts) {
   sigaddset(&set, SIGCHLD);
   for (int s : kForwarded) sigaddset(&set, s);
   if (!opts.detach) sigprocmask(SIG_BLOCK, &set, nullptr);
-  RestoreRequest req{opts.dir, opts.hookOptions,
+  RestoreRequest req{opts.dir,
+                     opts.hookOptions,
                      std::chrono::milliseconds(std::llround(opts.hookTimeout * 1000)),
-                     opts.shellJob};
+                     opts.shellJob,
+                     opts.lazy,
+                     opts.detach};
   // X clients of `ckpt x11 run` reconnect to this display, with the
   // credentials this command would use (--hook-option display=... wins).
   std::string display = opts.display;
@@ -111,11 +134,14 @@ int restoreCommand(const RestoreOptions& opts) {
   for (const auto& e : s.hookErrors) std::fprintf(stderr, "ckpt: restore: %s\n", e.c_str());
   const int hookStatus = s.hookErrors.empty() ? 0 : 1;
   if (opts.detach && opts.json) {
-    nlohmann::json j{{"root", s.root},
-                     {"processes", s.processes},
-                     {"verify_ms", s.verifyMs},
-                     {"restore_ms", s.restoreMs},
-                     {"hook_errors", s.hookErrors}};
+    // running_ms: until the tree runs again; pages_ms: until all of its
+    // memory is in (the same unless --lazy; -1 if the page server failed).
+    const double runningMs = s.verifyMs + s.restoreMs;
+    nlohmann::json j{
+        {"root", s.root},          {"processes", s.processes},
+        {"verify_ms", s.verifyMs}, {"restore_ms", s.restoreMs},
+        {"running_ms", runningMs}, {"pages_ms", s.lazy.report ? lazyPagesMs(s) : runningMs},
+        {"lazy", opts.lazy},       {"hook_errors", s.hookErrors}};
     std::printf("%s\n", j.dump(2).c_str());
     std::fflush(stdout);
     return hookStatus;
@@ -126,6 +152,13 @@ int restoreCommand(const RestoreOptions& opts) {
     return hookStatus;
   }
   int status = waitForeground(s.root, terminal ? &*terminal : nullptr);
+  // As the eager restore: ckpt ends once the tree has and its memory is in.
+  if (s.lazy.report) {
+    double pagesMs = lazyPagesMs(s);
+    if (pagesMs >= 0) log::info("restore --lazy: every page in after {:.1f} ms", pagesMs);
+  }
+  for (pid_t helper : {s.lazy.server, s.lazy.watchdog})
+    if (helper > 0) waitpid(helper, nullptr, 0);
   return status != 0 ? status : hookStatus;
 }
 

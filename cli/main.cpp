@@ -124,6 +124,11 @@ exits with the restored root's status (128+N if killed by signal N).
       ->excludes("--detach");
   restoreCmd->add_flag("--json", restore.json, "With --detach: print the root pid and more as JSON")
       ->needs("--detach");
+  restoreCmd->add_flag(
+      "--lazy", restore.lazy,
+      "Let the tree run as soon as everything but its private memory is back; that memory "
+      "arrives on first touch and in the background (userfaultfd). ckpt, or with --detach a "
+      "child of it, serves pages until all are in; with --json it reports that time too");
   restoreCmd
       ->add_option_function<std::vector<std::string>>(
           "--hook-option",
@@ -150,6 +155,7 @@ exits with the restored root's status (128+N if killed by signal N).
   ckpt restore job.img                      foreground; Ctrl-C reaches the program
   ssh src ckpt dump 4242 -o - --kill | ckpt restore - --detach   from another machine
   ckpt restore job.img --detach             print the root pid, return
+  ckpt restore big.img --lazy --detach      running in milliseconds; memory follows
   ckpt restore vim.img --shell-job          take this terminal, redraw the screen
   ckpt restore xlogo.img --display :2      an X client of `ckpt x11 run`, on :2
   ckpt restore app.img --hook-option key=value    tell the program's hook)help");

@@ -13,6 +13,7 @@
 #include "core/image/ImageChain.hpp"
 #include "core/image/ImageFile.hpp"
 #include "core/image/ImageReader.hpp"
+#include "core/image/PageHashes.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -20,29 +21,6 @@ namespace ckpt {
 namespace {
 
 constexpr uint64_t kPage = image::kPageSize;
-
-uint64_t dataPages(const image::Process& p) {
-  uint64_t n = 0;
-  for (const auto& v : p.vmas)
-    for (const auto& r : v.runs)
-      if (!r.zero) n += r.npages;
-  return n;
-}
-
-std::vector<uint64_t> storedHashes(const std::string& dir, const image::Process& p) {
-  image::ImageFile file(dir, p.page_hashes_file);
-  const uint64_t n = dataPages(p);
-  if (file.size() != n * 8)
-    file.fail(
-        fmt::format("holds {} bytes, expected 8 for each of the {} data pages: the image "
-                    "is corrupt",
-                    file.size(), n));
-  std::vector<uint64_t> hashes(n);
-  file.readExact(reinterpret_cast<char*>(hashes.data()), n * 8, 0);
-  if (image::xxh3(hashes.data(), n * 8) != p.page_hashes_xxh3)
-    file.fail("checksum mismatch: the image is corrupt");
-  return hashes;
-}
 
 // For images dumped without page hashes: read every page once.
 std::vector<uint64_t> computedHashes(image::ImageChain& chain, const image::Process& p) {
@@ -78,7 +56,7 @@ ParentPages::ParentPages(const std::string& dirIn) {
   for (const image::Process& p : img.processes) {
     if (p.zombie) continue;
     const std::vector<uint64_t> hashes =
-        p.page_hashes_file.empty() ? computedHashes(chain, p) : storedHashes(dir, p);
+        p.page_hashes_file.empty() ? computedHashes(chain, p) : image::readPageHashes(dir, p);
     if (p.page_hashes_file.empty())
       log::info(
           "parent {} has no page hashes (made by an older ckpt): read its "

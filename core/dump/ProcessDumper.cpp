@@ -263,9 +263,17 @@ void describeProcessMemory(const FrozenProcess& fp, image::Process& out, image::
   pid_t pid = fp.pid;
   // Read after the injected calls are done: our scratch area is gone again.
   auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
-  auto vmflags = proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
+  const std::string smaps = proc::readProcFile(procPath(pid, "smaps"));
+  auto vmflags = proc::parseSmapsVmFlags(smaps);
   out.pages_file = fmt::format("pages-{}.img", pid);
   describeMemory(pid, maps, vmflags, out.vmas, img, writer);
+  // Huge pages the kernel gave without "hg" (THP "always") are worth
+  // getting back as well.
+  auto huge = proc::parseSmapsAnonHugePages(smaps);
+  for (auto& v : out.vmas)
+    if (auto it = huge.find(v.start);
+        it != huge.end() && it->second > 0 && !v.shared && v.kind == image::VmaKind::Anonymous)
+      v.anon_huge = true;
 }
 
 }  // namespace ckpt

@@ -81,16 +81,20 @@ const PageSource& ImageChain::pages(uint32_t k, pid_t pid) {
                   dirs_[0], pid, dirs_[k]));
 }
 
-void ImageChain::verifyParentRuns(bool deep, WorkerPool* pool) {
+void ImageChain::verifyParentRuns(
+    bool deep, WorkerPool* pool,
+    const std::function<bool(const Process&, const Vma&)>& checkedLater) {
   std::map<std::pair<uint32_t, pid_t>, std::vector<Extent>> byFile;
   for (const Process& p : images_[0]->processes)
-    for (const Vma& v : p.vmas)
+    for (const Vma& v : p.vmas) {
+      if (checkedLater && checkedLater(p, v)) continue;
       for (const PageRun& r : v.runs)
         if (!r.zero && r.image != 0)
           byFile[{r.image, p.pid}].push_back(
               Extent{r.offset, r.npages * kPageSize, r.xxh3,
                      fmt::format("run at {:#x} ({} pages, of pid {} in image {})", r.addr, r.npages,
                                  p.pid, dirs_[0])});
+    }
   for (auto& [key, extents] : byFile) pages(key.first, key.second).check(extents, deep, pool);
 }
 

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,7 +38,9 @@ class ImageChain {
 
   // Checks every data run of the image that lies in a parent against that
   // parent's page file (verifyImage does the image's own files).
-  void verifyParentRuns(bool deep, WorkerPool* pool);
+  // Runs of the areas `checkedLater` picks are left out.
+  void verifyParentRuns(bool deep, WorkerPool* pool,
+                        const std::function<bool(const Process&, const Vma&)>& checkedLater = {});
 
  private:
   std::vector<std::string> dirs_;

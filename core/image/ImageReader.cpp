@@ -108,7 +108,8 @@ Image readImage(const std::string& dir) {
   }
 }
 
-void verifyImage(const std::string& dir, const Image& image, bool deep) {
+void verifyImage(const std::string& dir, const Image& image, bool deep,
+                 const LaterCheck& checkedLater) {
   const auto corrupt = [&](const std::string& what) {
     throw Error(fmt::format("image {}: {}: the image is corrupt", dir, what));
   };
@@ -141,6 +142,7 @@ void verifyImage(const std::string& dir, const Image& image, bool deep) {
                               what, run.image, image.parents.size()));
         if (run.image != 0) continue;  // checked with the parent (ImageChain)
         hasData = true;
+        if (checkedLater && checkedLater(p, vma)) continue;
         pageFiles[p.pid].push_back(Extent{run.offset, len, run.xxh3, what});
       }
     }

@@ -4,6 +4,7 @@
 // trust anything in the image.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "core/image/Model.hpp"
@@ -26,6 +27,10 @@ Image readImage(const std::string& dir);
 // without, only the compressed checksum of every frame (restore checks each
 // run as it decompresses it, before the tree runs). Runs that lie in parent
 // images are checked by ImageChain::verifyParentRuns.
-void verifyImage(const std::string& dir, const Image& image, bool deep = true);
+// Runs of the areas `checkedLater` picks are left to whoever reads them
+// (restore --lazy checks each page as it copies it).
+using LaterCheck = std::function<bool(const Process&, const Vma&)>;
+void verifyImage(const std::string& dir, const Image& image, bool deep = true,
+                 const LaterCheck& checkedLater = {});
 
 }  // namespace ckpt::image

@@ -338,6 +338,7 @@ void enc(J& j, const Vma& v) {
   PUT(vmflags);
   PUT(runs);
   PUT(object);
+  if (v.anon_huge) PUT(anon_huge);
 }
 
 template <class J>
@@ -861,6 +862,7 @@ void dec(const json& j, const Ctx& c, Vma& out) {
   GET(vmflags);
   GET(runs);
   GET(object);
+  GET_V2(anon_huge);
 }
 
 void dec(const json& j, const Ctx& c, SharedObject& out) {

@@ -73,6 +73,10 @@ struct Vma {
   std::vector<std::string> vmflags;  // smaps VmFlags: "gd", "dd", "hg", ...
   std::vector<PageRun> runs;         // saved pages, in address order
   int object = -1;                   // SharedObject::id for the kinds whose content travels
+  // Private anonymous memory that had huge pages at dump (smaps
+  // AnonHugePages > 0, with or without "hg"): a lazy restore collapses it
+  // again. Absent in older images: false.
+  bool anon_huge = false;
 };
 
 // Memory whose content is not a file on disk and may be shared by several

@@ -113,7 +113,8 @@ void moveVdso(RestoredProcess& p, const ScratchLayout& s, const image::Image& im
   }
 }
 
-bool needsWrite(const image::Vma& v) {
+bool needsWrite(const image::Vma& v, const LazyPages* lazy) {
+  if (lazy && LazyPages::serves(v)) return false;  // filled by UFFDIO_COPY, whatever its protection
   for (const auto& r : v.runs)
     if (!r.zero || v.kind != image::VmaKind::Anonymous) return true;
   return false;
@@ -145,13 +146,13 @@ class ObjectFds {
 };
 
 void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
-              const image::Image& img, const SharedObjects& objects) {
+              const image::Image& img, const SharedObjects& objects, const LazyPages* lazy) {
   ObjectFds objectFds(p, objects);
   std::map<std::string, long> files;  // path+mode -> fd in the process
   for (const auto& v : p.img->vmas) {
     if (isSpecial(v.kind)) continue;
     uint64_t len = v.end - v.start;
-    int prot = v.prot | (needsWrite(v) ? PROT_READ | PROT_WRITE : 0);
+    int prot = v.prot | (needsWrite(v, lazy) ? PROT_READ | PROT_WRITE : 0);
     long fd = -1;
     int flags = MAP_FIXED;
     switch (v.kind) {
@@ -209,6 +210,8 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
       throw SysError(fmt::format("pid {}: mapping {:#x}-{:#x} ({})", p.pid, v.start, v.end,
                                  v.name.empty() ? "anonymous" : v.name),
                      int(-r));
+    // Before any page arrives: the fill's own faults then get huge pages.
+    if (hasFlag(v, "hg")) p.main->call(SYS_madvise, v.start, len, uint64_t(MADV_HUGEPAGE));
   }
   for (auto& [k, fd] : files) p.main->call(SYS_close, uint64_t(fd));
 }
@@ -220,7 +223,8 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
 // are writable until finishAreas). Zero runs of file-backed areas come from
 // /dev/zero.
 void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
-               image::ImageChain& chain, WorkerPool& pool, Progress* progress) {
+               image::ImageChain& chain, WorkerPool& pool, Progress* progress,
+               const LazyPages* lazy) {
   const size_t maxIov = std::min<size_t>(IOV_MAX, (s.dataSize() - 4096) / sizeof(iovec));
   std::map<std::string, long> fds;  // page file path -> fd in the process
   auto remoteFd = [&](const std::string& path) {
@@ -317,6 +321,7 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
                       r.addr, r.npages));
   };
   for (const auto& v : p.img->vmas) {
+    if (lazy && LazyPages::serves(v)) continue;
     for (const auto& r : v.runs) {
       uint64_t len = r.npages * kPage;
       if (!r.zero) {
@@ -342,17 +347,16 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
   if (zeroFd >= 0) p.main->call(SYS_close, uint64_t(zeroFd));
 }
 
-void finishAreas(RestoredProcess& p) {
+void finishAreas(RestoredProcess& p, const LazyPages* lazy) {
   for (const auto& v : p.img->vmas) {
     if (isSpecial(v.kind)) continue;
     uint64_t len = v.end - v.start;
-    if (needsWrite(v) && uint64_t(v.prot) != uint64_t(v.prot | PROT_READ | PROT_WRITE))
+    if (needsWrite(v, lazy) && uint64_t(v.prot) != uint64_t(v.prot | PROT_READ | PROT_WRITE))
       p.main->check(fmt::format("mprotect {:#x}", v.start), SYS_mprotect, v.start, len,
                     uint64_t(v.prot));
     static const std::pair<const char*, int> advice[] = {{"dd", MADV_DONTDUMP},
                                                          {"dc", MADV_DONTFORK},
                                                          {"wf", MADV_WIPEONFORK},
-                                                         {"hg", MADV_HUGEPAGE},
                                                          {"nh", MADV_NOHUGEPAGE}};
     for (auto [flag, adv] : advice)
       if (hasFlag(v, flag)) p.main->call(SYS_madvise, v.start, len, uint64_t(adv));
@@ -431,7 +435,7 @@ ScratchLayout chooseScratch(const image::Image& img) {
 
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
                    image::ImageChain& chain, WorkerPool& pool, const SharedObjects& objects,
-                   Progress* progress) {
+                   Progress* progress, LazyPages* lazy) {
   RemoteMemory mem(p.pid);
   // The stub inherited ckpt's rseq registration; it must go before the memory
   // it points into does, or every resume faults.
@@ -442,9 +446,10 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
   p.main->check("closing the stub's files", SYS_close_range, 0, ~0u, 0);
   unmapStub(p, scratch);
   moveVdso(p, scratch, img);
-  mapAreas(p, scratch, mem, img, objects);
-  fillPages(p, scratch, mem, chain, pool, progress);
-  finishAreas(p);
+  mapAreas(p, scratch, mem, img, objects, lazy);
+  if (lazy) lazy->adopt(p);
+  fillPages(p, scratch, mem, chain, pool, progress, lazy);
+  finishAreas(p, lazy);
   setMmFields(p, scratch, mem);
 }
 

@@ -9,6 +9,7 @@
 #include "core/image/ImageChain.hpp"
 #include "core/image/Model.hpp"
 #include "core/mem/SharedObjects.hpp"
+#include "core/restore/LazyPages.hpp"
 #include "core/restore/RestoredProcess.hpp"
 #include "core/util/Progress.hpp"
 #include "core/util/WorkerPool.hpp"
@@ -17,10 +18,11 @@ namespace ckpt {
 
 // Pages come from the image's page files or its parents' (`chain`);
 // compressed ones are decompressed on `pool`. `progress` (may be null)
-// advances by the page bytes filled.
+// advances by the page bytes filled. With `lazy` (restore --lazy), the
+// areas it serves are registered with it instead of filled.
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
                    image::ImageChain& chain, WorkerPool& pool, const SharedObjects& objects,
-                   Progress* progress);
+                   Progress* progress, LazyPages* lazy = nullptr);
 
 // A range of `size` bytes free in every process of the image and in ckpt's
 // own address space (which every stub starts as a copy of).

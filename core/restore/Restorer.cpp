@@ -78,16 +78,23 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   image::Image img = image::readImage(dir);
   // Compressed runs are checked as they are decompressed, before the tree
   // runs: once is enough.
-  image::verifyImage(dir, img, /*deep=*/false);
+  // With --lazy, pages with hashes are checked as the page server copies
+  // them: the tree runs without waiting for a read of all its memory.
+  image::LaterCheck later;
+  if (req.lazy) later = LazyPages::checksLater;
+  image::verifyImage(dir, img, /*deep=*/false, later);
   image::ImageChain chain(dir, img);
   WorkerPool pool;
-  chain.verifyParentRuns(/*deep=*/false, &pool);
+  chain.verifyParentRuns(/*deep=*/false, &pool, later);
   if (img.processes.empty()) throw Error(fmt::format("image {} holds no process", dir));
   checkImageFitsHere(img);
   fault::point("restore.verify");
   auto t1 = Clock::now();
 
   checkPidsFree(img);
+  // Before the pin: its thread answers faults from any CPU.
+  std::optional<LazyPages> lazy;
+  if (req.lazy) lazy.emplace(chain);
   // Tracer and tracees on one CPU: each injected call is a round trip, and
   // cross-CPU wakeups make it several times slower. Stubs inherit the pin.
   CpuPin pin;
@@ -116,10 +123,11 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   for (const auto& ip : img.processes)
     for (const auto& v : ip.vmas)
       for (const auto& r : v.runs)
-        if (!r.zero) progress->addTotal(r.npages * image::kPageSize);
+        if (!r.zero && !(lazy && LazyPages::serves(v)))
+          progress->addTotal(r.npages * image::kPageSize);
   for (auto& p : tree.processes()) {
     if (p.img->zombie) continue;
-    restoreMemory(p, scratch, img, chain, pool, objects, &*progress);
+    restoreMemory(p, scratch, img, chain, pool, objects, &*progress, lazy ? &*lazy : nullptr);
     fault::point("restore.memory");
     restoreFds(p, scratch, files);
     fault::point("restore.fds");
@@ -142,8 +150,14 @@ RestoreSummary restoreTree(const RestoreRequest& req) {
   for (auto& p : tree.processes())
     if (p.img->stopped && !p.img->zombie) kill(p.pid, SIGSTOP);
 
-  for (auto& lr : layerRestores) lr->treeRunning(img, img.processes.front().pid);
   RestoreSummary sum;
+  sum.started = t0;
+  if (lazy) {
+    std::vector<pid_t> pids;
+    for (const auto& p : tree.processes()) pids.push_back(p.pid);
+    sum.lazy = lazy->handOff(pids, req.detach, dir + "/lazy.log");
+  }
+  for (auto& lr : layerRestores) lr->treeRunning(img, img.processes.front().pid);
   sum.root = img.processes.front().pid;
   sum.processes = img.processes.size();
   sum.verifyMs = ms(t1 - t0);

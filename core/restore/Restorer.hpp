@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "core/restore/LazyPages.hpp"
+
 namespace ckpt {
 
 struct RestoreRequest {
@@ -17,6 +19,12 @@ struct RestoreRequest {
   // --shell-job: the terminal ckpt runs in stands in for the one the tree
   // was started from (its fds and controlling terminal).
   bool shellJob = false;
+  // --lazy: private anonymous memory arrives on first touch and in the
+  // background once the tree runs (core/restore/LazyPages.hpp).
+  bool lazy = false;
+  // With lazy: the page server lets go of ckpt's stdout and stderr (ckpt
+  // returns while it runs) and logs to DIR/lazy.log instead.
+  bool detach = false;
 };
 
 struct RestoreSummary {
@@ -24,6 +32,10 @@ struct RestoreSummary {
   size_t processes = 0;
   double verifyMs = 0;
   double restoreMs = 0;
+  // restore --lazy: the page server still delivering memory, and when the
+  // restore started (its report is in CLOCK_MONOTONIC, as steady_clock).
+  LazyServer lazy;
+  std::chrono::steady_clock::time_point started;
   // Hooks that did not answer `restarted` with ok; the tree runs all the same.
   std::vector<std::string> hookErrors;
 };

@@ -38,6 +38,8 @@ inline constexpr std::array kPoints{
     Point{"restore.state", "the first process's state is restored"},
     Point{"restore.threads", "the first process's threads exist"},
     Point{"restore.detach", "everything is restored; nothing is let go yet"},
+    // The page server of restore --lazy (tests/integration/test_lazy.cpp).
+    Point{"lazy.copy", "the tree runs; the page server copied its first background run"},
 };
 
 // Points after which a dump's image is complete: a fault there leaves it.

@@ -73,7 +73,9 @@ class CkptTest : public ::testing::Test {
   // restore keeps: it must equal `expectPid`.
   void restoreDetached(const std::string& dir, pid_t expectPid, pid_t* restored) {
     *restored = -1;
-    auto r = h.runCkpt({"restore", dir, "--detach"});
+    std::vector<std::string> args{"restore", dir, "--detach"};
+    args.insert(args.end(), restoreArgs.begin(), restoreArgs.end());
+    auto r = h.runCkpt(args);
     ASSERT_TRUE(r.status.ok()) << r.describe();
     pid_t pid = parsePidLine(r.out);
     ASSERT_GT(pid, 0) << "restore --detach must print the root pid on one line\n" << r.describe();
@@ -127,6 +129,8 @@ class CkptTest : public ::testing::Test {
   Harness h;
   // Added to every dump() (--compress zstd, ...).
   std::vector<std::string> dumpArgs;
+  // Added to every restoreDetached() (--lazy, ...).
+  std::vector<std::string> restoreArgs;
 };
 
 }  // namespace ckpt::test

@@ -52,7 +52,9 @@ class ForegroundRestore : public CkptTest {
     auto tree = Harness::treePids(*pid);
     ASSERT_NO_FATAL_FAILURE(dump(*pid, h.imageDir(), true));
     ASSERT_NO_FATAL_FAILURE(expectGone(*pid, tree));
-    *cmd = h.startCkpt({"restore", h.imageDir()});
+    std::vector<std::string> args{"restore", h.imageDir()};
+    args.insert(args.end(), restoreArgs.begin(), restoreArgs.end());
+    *cmd = h.startCkpt(args);
     const pid_t root = *pid, ckpt = cmd->pid;
     bool running = waitUntil([&] {
       if (processState(ckpt) == 'Z' || processState(ckpt) == '?') return true;  // gave up
@@ -73,17 +75,29 @@ class ForegroundRestore : public CkptTest {
       FAIL() << "the restored root " << root << " never ran untraced in state S\n" << r.describe();
     }
   }
+
+  // The root passes its checks and ckpt exits with its status (0).
+  void expectExitsWithTheRootStatus() {
+    RunningCommand cmd;
+    pid_t pid;
+    ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
+    ASSERT_EQ(kill(pid, SIGUSR1), 0);
+    auto r = h.finish(cmd);
+    EXPECT_TRUE(r.status.ok()) << "ckpt restore must exit with the root's status (0)\n"
+                               << r.describe();
+    EXPECT_FALSE(pidExists(pid)) << "the restored root is still there";
+  }
 };
 
 TEST_F(ForegroundRestore, ExitsWithTheRootStatus) {
-  RunningCommand cmd;
-  pid_t pid;
-  ASSERT_NO_FATAL_FAILURE(startRestored(&cmd, &pid));
-  ASSERT_EQ(kill(pid, SIGUSR1), 0);
-  auto r = h.finish(cmd);
-  EXPECT_TRUE(r.status.ok()) << "ckpt restore must exit with the root's status (0)\n"
-                             << r.describe();
-  EXPECT_FALSE(pidExists(pid)) << "the restored root is still there";
+  expectExitsWithTheRootStatus();
+}
+
+// With --lazy, ckpt also serves the pages until all are in, then exits as
+// above.
+TEST_F(ForegroundRestore, LazyExitsWithTheRootStatus) {
+  restoreArgs = {"--lazy"};
+  expectExitsWithTheRootStatus();
 }
 
 TEST_F(ForegroundRestore, ReportsAKilledRoot) {

@@ -1,0 +1,20 @@
+// The per-page checksums a dump stores next to a process's page file
+// (Process::page_hashes_file): XXH3-64 of every data page, in run order.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/image/Model.hpp"
+
+namespace ckpt::image {
+
+// Data pages of p (what the hashes cover), wherever their bytes lie.
+uint64_t dataPages(const Process& p);
+
+// Reads and checks p's page hashes in the image at `dir`; throws naming the
+// file when its size or checksum is wrong. p.page_hashes_file must be set.
+std::vector<uint64_t> readPageHashes(const std::string& dir, const Process& p);
+
+}  // namespace ckpt::image
