@@ -17,10 +17,15 @@
 //   written. It runs setsid first (injected), so that a zombie left to
 //   init, when the parent exits meanwhile, holds no process group or
 //   session id of the tree.
+// - Should ckpt die before it reaps the zombie, the program keeps it (it
+//   never waits with __WALL). It is named "ckpt-snapshot" (injected
+//   PR_SET_NAME) first thing, so that the next dump of the tree knows it
+//   for what it is and reaps it instead of saving it (reapLeftovers).
 #include "core/dump/MemorySnapshot.hpp"
 
 #include <linux/sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -32,6 +37,8 @@
 
 #include <fmt/format.h>
 
+#include "core/proc/ProcFiles.hpp"
+#include "core/proc/ProcParsers.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/RollbackFrame.hpp"
@@ -43,6 +50,7 @@ namespace ckpt {
 namespace {
 
 constexpr long kFreezerOptions = PTRACE_O_TRACESYSGOOD;
+constexpr char kSnapshotName[] = "ckpt-snapshot";
 // Below mmap_min_addr: the child's first `ret` faults there.
 constexpr uint64_t kDeadStack = 0x1000;
 
@@ -93,6 +101,7 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
   Tracee& leader = fp.threads.front();
   pid_t child = 0;
   long r = 0;
+  RemotePtr scratch;
   double cloneMs = 0;
   leader.setOptions(kFreezerOptions | PTRACE_O_TRACECLONE);
   try {
@@ -107,7 +116,8 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
     args.stack = kDeadStack;
     args.stack_size = kDeadStack;
     RemoteMemory mem(pid);
-    mem.writeValue(rs.stackScratch(), args);
+    scratch = rs.stackScratch();
+    mem.writeValue(scratch, args);
     rs.onNewTask([&](pid_t c) { child = c; });
     auto t0 = std::chrono::steady_clock::now();
     r = rs.call(SYS_clone3, rs.stackScratch().addr(), sizeof args);
@@ -141,6 +151,11 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
   {
     Tracee self = Tracee::adopt(child);
     RemoteSyscalls rs(self, syscallInsnOf(pid));
+    // The name goes where clone3's arguments were: the parent's free stack,
+    // which the snapshot holds a copy of.
+    RemoteMemory(child).write(scratch, kSnapshotName, sizeof kSnapshotName);
+    long named = rs.call(SYS_prctl, PR_SET_NAME, scratch.addr());
+    if (named != 0) log::debug("pid {}: naming the snapshot {}: {}", pid, child, named);
     long sid = rs.call(SYS_setsid);
     rs.abandon();
     self.release();
@@ -148,6 +163,26 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
   }
   log::debug("pid {}: copy-on-write snapshot {} (clone3 {:.1f} ms)", pid, child, cloneMs);
   return snap;
+}
+
+bool MemorySnapshot::isLeftover(pid_t pid) {
+  try {
+    auto st = proc::parseStat(proc::readProcFile(fmt::format("/proc/{}/stat", pid)));
+    return st.state == 'Z' && st.comm == kSnapshotName && st.exit_signal == 0;
+  } catch (const Error&) {
+    return false;  // gone already
+  }
+}
+
+void MemorySnapshot::reapLeftovers(TreeFreezer& freezer) {
+  for (const auto& [parent, child] : freezer.leftoverSnapshots()) {
+    FrozenProcess* fp = nullptr;
+    for (auto& p : freezer.processes())
+      if (p.pid == parent) fp = &p;
+    if (!fp || fp->threads.empty()) continue;
+    log::info("pid {}: reaping {}, a memory snapshot left by a ckpt that died", parent, child);
+    reapWith(fp->threads.front(), parent, child);
+  }
 }
 
 MemorySnapshot::~MemorySnapshot() {

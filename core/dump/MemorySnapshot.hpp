@@ -28,6 +28,11 @@ class MemorySnapshot {
   // call only once the tree runs again (the parent is seized anew).
   ~MemorySnapshot();
 
+  // A zombie snapshot that a ckpt killed mid-dump left to its parent.
+  static bool isLeftover(pid_t pid);
+  // Reaps, through their frozen parents, the leftovers the freezer set aside.
+  static void reapLeftovers(TreeFreezer& freezer);
+
   // Where to read the private pages (pagemap and process_vm_readv).
   pid_t pid() const { return child_; }
 

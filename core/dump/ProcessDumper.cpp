@@ -24,6 +24,7 @@
 #include "core/ptrace/RemoteScratch.hpp"
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
+#include "core/util/CpuPin.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
@@ -236,6 +237,8 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
   RemoteMemory mem(pid);
   RemotePtr insn = syscallInsnOf(pid);
   {
+    // On the CPU the leader last ran on, where it wakes for every call.
+    CpuPin pin(stat.processor);
     // Every injected call here is a query, run from a rollback frame on the
     // thread's own stack when possible: nothing is mapped, nothing is left
     // behind, and a ckpt killed meanwhile cannot spoil the thread.
@@ -258,12 +261,15 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
 }
 
 void describeProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
-                           image::ImageWriter& writer) {
+                           image::ImageWriter& writer, const VmFlagsSource& knownFlags) {
   if (fp.zombie) return;
   pid_t pid = fp.pid;
   // Read after the injected calls are done: our scratch area is gone again.
   auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
-  auto vmflags = proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
+  std::optional<VmFlagsMap> known;
+  if (knownFlags) known = knownFlags(pid, maps);
+  auto vmflags = known ? std::move(*known)
+                       : proc::parseSmapsVmFlags(proc::readProcFile(procPath(pid, "smaps")));
   out.pages_file = fmt::format("pages-{}.img", pid);
   describeMemory(pid, maps, vmflags, out.vmas, img, writer);
 }
