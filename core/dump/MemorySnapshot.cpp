@@ -88,16 +88,11 @@ void reapWith(const Tracee& thread, pid_t parent, pid_t child) {
 
 }  // namespace
 
-std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
-                                                     const std::vector<image::Vma>& vmas) {
+std::optional<HeldChild> HeldChild::clone(FrozenProcess& fp, uint64_t flags, const char* what) {
   pid_t pid = fp.pid;
-  if (fp.zombie || fp.stopped || fp.threads.empty()) return nullptr;
-  if (!std::all_of(vmas.begin(), vmas.end(), forkKeepsPrivatePages)) {
-    log::debug("pid {}: MADV_DONTFORK/WIPEONFORK memory; its pages are saved frozen", pid);
-    return nullptr;
-  }
+  if (fp.zombie || fp.stopped || fp.threads.empty()) return std::nullopt;
   auto gadgets = RollbackGadgets::find(pid);
-  if (!gadgets) return nullptr;
+  if (!gadgets) return std::nullopt;
   Tracee& leader = fp.threads.front();
   pid_t child = 0;
   long r = 0;
@@ -108,10 +103,10 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
     RemoteSyscalls rs(leader, syscallInsnOf(pid), &*gadgets);
     if (!rs.stackScratch()) {
       leader.setOptions(kFreezerOptions);
-      return nullptr;
+      return std::nullopt;
     }
     clone_args args{};
-    args.flags = CLONE_FILES | CLONE_FS | CLONE_CLEAR_SIGHAND;
+    args.flags = flags | CLONE_CLEAR_SIGHAND;
     args.exit_signal = 0;
     args.stack = kDeadStack;
     args.stack_size = kDeadStack;
@@ -133,36 +128,53 @@ std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
   }
   leader.setOptions(kFreezerOptions);
   if (r < 0 || child <= 0) {
-    log::debug("pid {}: no copy-on-write snapshot (clone3: {}); its pages are saved frozen", pid,
+    log::debug("pid {}: no {} (clone3: {})", pid, what,
                r < 0 ? strerror(int(-r)) : "no child reported");
-    return nullptr;
+    return std::nullopt;
   }
-  std::unique_ptr<MemorySnapshot> snap(new MemorySnapshot(pid, child));
+  HeldChild held(leader, pid, child, scratch);
   // Its first stop (PTRACE_EVENT_STOP for a child of a seized thread).
   StopStatus s = waitTracee(child);
   if (s.kind == StopStatus::Kind::Exited || s.kind == StopStatus::Kind::Signaled)
-    throw Error(fmt::format("pid {}: the memory snapshot {} died at once", pid, child));
+    throw Error(fmt::format("pid {}: the {} {} died at once", pid, what, child));
   if (ptrace(PTRACE_SETOPTIONS, child, nullptr, (void*)long(kFreezerOptions | PTRACE_O_EXITKILL)) !=
       0)
-    throwErrno(fmt::format("pid {}: setting options of the memory snapshot {}", pid, child));
+    throwErrno(fmt::format("pid {}: setting options of the {} {}", pid, what, child));
   // Its own session: should the parent exit before ckpt reaps it, the
   // zombie (then init's, reaped late) must not hold the parent's process
   // group or session id, which a restore of this image needs free.
   {
     Tracee self = Tracee::adopt(child);
     RemoteSyscalls rs(self, syscallInsnOf(pid));
-    // The name goes where clone3's arguments were: the parent's free stack,
-    // which the snapshot holds a copy of.
+    // The name goes where clone3's arguments were: the parent's free stack.
     RemoteMemory(child).write(scratch, kSnapshotName, sizeof kSnapshotName);
     long named = rs.call(SYS_prctl, PR_SET_NAME, scratch.addr());
-    if (named != 0) log::debug("pid {}: naming the snapshot {}: {}", pid, child, named);
+    if (named != 0) log::debug("pid {}: naming the {} {}: {}", pid, what, child, named);
     long sid = rs.call(SYS_setsid);
     rs.abandon();
     self.release();
-    if (sid != child) log::debug("pid {}: setsid in snapshot {}: {}", pid, child, sid);
+    if (sid != child) log::debug("pid {}: setsid in {} {}: {}", pid, what, child, sid);
   }
-  log::debug("pid {}: copy-on-write snapshot {} (clone3 {:.1f} ms)", pid, child, cloneMs);
-  return snap;
+  log::debug("pid {}: {} {} (clone3 {:.1f} ms)", pid, what, child, cloneMs);
+  return held;
+}
+
+HeldChild::~HeldChild() {
+  if (child_ <= 0) return;
+  killAndCollect(child_);
+  reapWith(*leader_, parent_, child_);
+}
+
+std::unique_ptr<MemorySnapshot> MemorySnapshot::take(FrozenProcess& fp,
+                                                     const std::vector<image::Vma>& vmas) {
+  if (!std::all_of(vmas.begin(), vmas.end(), forkKeepsPrivatePages)) {
+    log::debug("pid {}: MADV_DONTFORK/WIPEONFORK memory; its pages are saved frozen", fp.pid);
+    return nullptr;
+  }
+  auto held = HeldChild::clone(fp, CLONE_FILES | CLONE_FS, "copy-on-write snapshot");
+  if (!held) return nullptr;
+  // Reaped later, from a new stop of the parent (the destructor).
+  return std::unique_ptr<MemorySnapshot>(new MemorySnapshot(fp.pid, held->release()));
 }
 
 bool MemorySnapshot::isLeftover(pid_t pid) {

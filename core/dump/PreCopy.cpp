@@ -7,18 +7,27 @@
 #include "core/dump/PreCopy.hpp"
 
 #include <fcntl.h>
+#include <linux/sched.h>
+#include <linux/userfaultfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <chrono>
 
 #include <fmt/format.h>
 
+#include "core/dump/MemorySnapshot.hpp"
 #include "core/image/Checksum.hpp"
 #include "core/image/PageCodec.hpp"
 #include "core/mem/WriteTracker.hpp"
 #include "core/proc/ProcFiles.hpp"
 #include "core/proc/ProcParsers.hpp"
+#include "core/ptrace/RemoteSyscalls.hpp"
+#include "core/ptrace/SyscallInsn.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
@@ -70,6 +79,38 @@ std::vector<Range> clip(const std::vector<Range>& a, uint64_t lo, uint64_t hi) {
   for (const Range& r : a)
     if (r.start < hi && lo < r.end) out.push_back({std::max(lo, r.start), std::min(hi, r.end)});
   return out;
+}
+
+// A userfaultfd for the address space of `fp`, which must be frozen. Made
+// by a helper child sharing its memory but not its fds (HeldChild), so that
+// a ckpt killed at any moment leaves no fd behind in the program: the
+// helper dies with ckpt, and with it the only reference it holds.
+UniqueFd makeUserfaultfd(FrozenProcess& fp) {
+  auto helper = HeldChild::clone(fp, CLONE_VM | CLONE_FS, "userfaultfd helper");
+  if (!helper) return {};
+  const pid_t pid = fp.pid, child = helper->pid();
+  long fd;
+  {
+    Tracee self = Tracee::adopt(child);
+    RemoteSyscalls rs(self, syscallInsnOf(pid));
+    // Its copy of the program's fds would keep pipes and sockets open.
+    rs.call(SYS_close_range, 0, ~0u, 0);
+    fd = rs.call(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+    // vm.unprivileged_userfaultfd=0 still lets anyone track user-mode
+    // faults, which is all asynchronous write-protect needs.
+    if (fd == -EPERM) fd = rs.call(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    rs.abandon();
+    self.release();
+  }
+  if (fd < 0) {
+    log::debug("pid {}: no userfaultfd ({}); its memory is copied frozen", pid, strerror(int(-fd)));
+    return {};
+  }
+  UniqueFd pidfd(int(syscall(SYS_pidfd_open, child, 0)));
+  if (!pidfd) throwErrno(fmt::format("pidfd_open of pid {}'s helper {}", pid, child));
+  UniqueFd uffd(int(syscall(SYS_pidfd_getfd, pidfd.get(), int(fd), 0)));
+  if (!uffd) throwErrno(fmt::format("pid {}: taking the userfaultfd of its helper {}", pid, child));
+  return uffd;
 }
 
 }  // namespace
@@ -134,10 +175,12 @@ void PreCopy::release() {
   tracked_.clear();
 }
 
-void PreCopy::track(const std::vector<FrozenProcess>& processes) {
-  for (const FrozenProcess& fp : processes) {
+void PreCopy::track(std::vector<FrozenProcess>& processes) {
+  for (FrozenProcess& fp : processes) {
     if (fp.zombie || fp.stopped || fp.threads.empty()) continue;
-    auto tracker = WriteTracker::open(fp.threads.front(), fp.pid);
+    UniqueFd uffd = makeUserfaultfd(fp);
+    if (!uffd) continue;
+    auto tracker = WriteTracker::open(fp.pid, std::move(uffd));
     if (!tracker) continue;
     auto t = std::make_unique<Tracked>();
     t->pid = fp.pid;

@@ -61,7 +61,7 @@ class PreCopy {
 
  private:
   struct Tracked;
-  void track(const std::vector<FrozenProcess>& processes);
+  void track(std::vector<FrozenProcess>& processes);
   void copyRounds();
   uint64_t copyRanges(Tracked& t, const std::vector<PageLedger::Range>& ranges);
   Tracked* find(pid_t pid) const;

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,9 +14,6 @@
 
 #include <fmt/format.h>
 
-#include "core/ptrace/RemoteSyscalls.hpp"
-#include "core/ptrace/RollbackFrame.hpp"
-#include "core/ptrace/SyscallInsn.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -44,32 +40,9 @@ constexpr size_t kRegionsPerCall = 4096;
 
 }  // namespace
 
-std::unique_ptr<WriteTracker> WriteTracker::open(const Tracee& thread, pid_t pid) {
+std::unique_ptr<WriteTracker> WriteTracker::open(pid_t pid, UniqueFd uffd) {
   UniqueFd pagemap(::open(fmt::format("/proc/{}/pagemap", pid).c_str(), O_RDONLY | O_CLOEXEC));
   if (!pagemap) throwErrno(fmt::format("pid {}: opening its pagemap", pid));
-  UniqueFd pidfd(int(syscall(SYS_pidfd_open, pid, 0)));
-  if (!pidfd) throwErrno(fmt::format("pidfd_open of pid {}", pid));
-  UniqueFd uffd;
-  {
-    // Queries only, from a rollback frame when there is one: a ckpt killed
-    // in between leaves at most an unused close-on-exec userfaultfd behind.
-    auto gadgets = RollbackGadgets::find(pid);
-    RemoteSyscalls rs(thread, syscallInsnOf(pid), gadgets ? &*gadgets : nullptr);
-    long fd = rs.call(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-    // vm.unprivileged_userfaultfd=0 still lets anyone track user-mode faults,
-    // which is all asynchronous write-protect needs.
-    if (fd == -EPERM) fd = rs.call(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-    if (fd < 0) {
-      log::debug("pid {}: no userfaultfd ({}); its memory is copied frozen", pid,
-                 strerror(int(-fd)));
-      return nullptr;
-    }
-    uffd.reset(int(syscall(SYS_pidfd_getfd, pidfd.get(), int(fd), 0)));
-    int err = errno;
-    long closed = rs.call(SYS_close, uint64_t(fd));
-    if (!uffd) throw SysError(fmt::format("pid {}: taking its userfaultfd {}", pid, fd), err);
-    if (closed < 0) log::warn("pid {}: closing the userfaultfd {} ckpt made there failed", pid, fd);
-  }
   uffdio_api api{};
   api.api = UFFD_API;
   api.features = kFeatureWpAsync;

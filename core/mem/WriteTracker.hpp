@@ -13,7 +13,6 @@
 #include <optional>
 #include <vector>
 
-#include "core/ptrace/Tracee.hpp"
 #include "core/util/UniqueFd.hpp"
 
 namespace ckpt {
@@ -33,10 +32,11 @@ class WriteTracker {
   static constexpr uint64_t kSwapped = 1ull << 4;  // PAGE_IS_SWAPPED
   static constexpr uint64_t kGuard = 1ull << 8;    // PAGE_IS_GUARD (MADV_GUARD_INSTALL)
 
-  // Makes the context inside `pid` through its stopped thread `thread`. Null
-  // (with the reason logged) when this kernel or these privileges allow no
-  // asynchronous write-protect: the caller then copies that process frozen.
-  static std::unique_ptr<WriteTracker> open(const Tracee& thread, pid_t pid);
+  // Takes `uffd`, a userfaultfd made for the address space of `pid`
+  // (core/dump/PreCopy.cpp makes it). Null (with the reason logged) when
+  // this kernel allows no asynchronous write-protect: the caller then
+  // copies that process frozen.
+  static std::unique_ptr<WriteTracker> open(pid_t pid, UniqueFd uffd);
   // Unregisters every range and closes the context: the program's pages are
   // plain again. (Should ckpt die instead, the kernel does the same when it
   // closes ckpt's last reference.)
