@@ -154,6 +154,19 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   Progress progress("dump", Progress::wanted() && !req.shellJob);
   img.compression = compression.text();
   if (parent) img.parents = parent->chain();
+  // The page hashes file and the summary, once a process's pages are stored.
+  auto account = [&](image::Process& p, const MemoryStats& st,
+                     const std::vector<uint64_t>& hashes) {
+    if (wantHashes) {
+      p.page_hashes_file = fmt::format("hashes-{}.img", p.pid);
+      p.page_hashes_xxh3 =
+          writer.writeBlob(p.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
+    }
+    sum.bytesStored += st.pagesStored * image::kPageSize;
+    sum.zeroPages += st.pagesZero;
+    sum.parentPages += st.pagesInParent;
+    sum.bytesOnDisk += writer.dataFile(p.pages_file).size();
+  };
   auto savePages = [&](size_t i, pid_t from, const PagePlan& plan) {
     image::Process& p = img.processes[i];
     image::DataFile& file = writer.dataFile(p.pages_file);
@@ -163,15 +176,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     MemoryStats st = storePrivatePages(from, plan, sink, p.vmas, &progress);
     p.pages_codec = compression.codec;
     p.pages_frames = pages.frames();
-    if (wantHashes) {
-      p.page_hashes_file = fmt::format("hashes-{}.img", p.pid);
-      p.page_hashes_xxh3 =
-          writer.writeBlob(p.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
-    }
-    sum.bytesStored += st.pagesStored * image::kPageSize;
-    sum.zeroPages += st.pagesZero;
-    sum.parentPages += st.pagesInParent;
-    sum.bytesOnDisk += file.size();
+    account(p, st, hashes);
   };
   log::debug("process state saved after {:.1f} ms", ms(Clock::now() - t0));
   for (size_t i = 0; i < frozen.size(); ++i) {
@@ -221,15 +226,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     for (auto& p : img.processes) {
       if (!precopy->tracks(p.pid) || p.zombie) continue;
       std::vector<uint64_t> hashes;
-      MemoryStats st = precopy->fillRuns(p, wantHashes ? &hashes : nullptr);
-      if (wantHashes) {
-        p.page_hashes_file = fmt::format("hashes-{}.img", p.pid);
-        p.page_hashes_xxh3 =
-            writer.writeBlob(p.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
-      }
-      sum.bytesStored += st.pagesStored * image::kPageSize;
-      sum.zeroPages += st.pagesZero;
-      sum.bytesOnDisk += writer.dataFile(p.pages_file).size();
+      account(p, precopy->fillRuns(p, wantHashes ? &hashes : nullptr), hashes);
     }
     // With --kill the trackers go with the tree: unregistering would only
     // lengthen the freeze.
