@@ -1,10 +1,11 @@
 // Dump and restore speed next to this machine's own limits: for each size, a
 // child touches that much anonymous memory; `ckpt dump --json` saves it
-// leaving it running (freeze time: the tree runs again once a copy-on-write
-// snapshot holds its memory), then `ckpt dump --kill --json` saves it again
-// (frozen until killed) and `ckpt restore --detach` brings it back; memcpy
-// and file-write bandwidth are measured in the same run, the latter in the
-// directory the images go to.
+// leaving it running (freeze time: the tree runs again once the pages it
+// wrote since pre-copy are copied; and the child's own view of it, the
+// longest gap between the ticks of its clock thread), then `ckpt dump
+// --kill --json` saves it again (frozen until killed) and `ckpt restore
+// --detach` brings it back; memcpy and file-write bandwidth are measured in
+// the same run, the latter in the directory the images go to.
 //
 //   bench_dump_restore [--dir DIR] [--runs N] [--plain] [--dump-arg ARG]... [SIZE_MIB...]
 //   (default: 64 1024 2048; --plain: no zstd rows; --dump-arg: passed to every dump,
