@@ -28,6 +28,7 @@
 #include "core/proc/ProcParsers.hpp"
 #include "core/ptrace/RemoteSyscalls.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
+#include "core/util/CpuPin.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
@@ -86,6 +87,9 @@ std::vector<Range> clip(const std::vector<Range>& a, uint64_t lo, uint64_t hi) {
 // a ckpt killed at any moment leaves no fd behind in the program: the
 // helper dies with ckpt, and with it the only reference it holds.
 UniqueFd makeUserfaultfd(FrozenProcess& fp) {
+  // On the CPU the leader last ran on, where it wakes for every injected
+  // call: each round trip is then no scheduling wait.
+  CpuPin pin(proc::parseStat(proc::readProcFile(fmt::format("/proc/{}/stat", fp.pid))).processor);
   auto helper = HeldChild::clone(fp, CLONE_VM | CLONE_FS, "userfaultfd helper");
   if (!helper) return {};
   const pid_t pid = fp.pid, child = helper->pid();
