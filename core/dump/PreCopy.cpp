@@ -142,11 +142,29 @@ PreCopy::PreCopy(pid_t root, image::ImageWriter& writer, bool pageHashes)
     : writer_(writer), pageHashes_(pageHashes) {
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
+  std::vector<pid_t> jobStopped;
   {
     // Stopped only to make each process's userfaultfd (an injected call).
     TreeFreezer brief(root);
     brief.freeze();
+    for (const auto& fp : brief.processes())
+      if (fp.stopped) jobStopped.push_back(fp.pid);
     track(brief.processes());
+  }
+  // The freezer let job-stopped processes go with a new SIGSTOP: wait until
+  // they are stopped again, or the freeze would find them running and the
+  // image would say so.
+  for (pid_t pid : jobStopped) {
+    for (int i = 0; i < 1000; ++i) {
+      char state = 0;
+      try {
+        state = proc::parseStat(proc::readProcFile(fmt::format("/proc/{}/stat", pid))).state;
+      } catch (const Error&) {
+        break;  // gone
+      }
+      if (state == 'T' || state == 'Z') break;
+      usleep(1000);
+    }
   }
   auto tTracked = Clock::now();
   fault::point("dump.precopy-track");
