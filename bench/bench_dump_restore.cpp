@@ -1,14 +1,17 @@
 // Dump and restore speed next to this machine's own limits: for each size, a
 // child touches that much anonymous memory; `ckpt dump --json` saves it
-// leaving it running (freeze time: the tree runs again once a copy-on-write
-// snapshot holds its memory), then `ckpt dump --kill --json` saves it again
-// (frozen until killed) and `ckpt restore --detach` brings it back, then
-// `ckpt restore --lazy --detach --json` once more (running again: its
-// running_ms; lazy total: until it returned, every page in); memcpy
-// and file-write bandwidth are measured in the same run, the latter in the
-// directory the images go to.
+// leaving it running (freeze time: the tree runs again once the pages it
+// wrote since pre-copy are copied; and the child's own view of it, the
+// longest gap between the ticks of its clock thread), then `ckpt dump
+// --kill --json` saves it again (frozen until killed) and `ckpt restore
+// --detach` brings it back, then `ckpt restore --lazy --detach --json` once
+// more (running again: its running_ms; lazy total: until it returned, every
+// page in); memcpy and file-write bandwidth are measured in the same run,
+// the latter in the directory the images go to.
 //
-//   bench_dump_restore [--dir DIR] [--runs N] [SIZE_MIB...]   (default: 64 1024 2048)
+//   bench_dump_restore [--dir DIR] [--runs N] [--plain] [--dump-arg ARG]... [SIZE_MIB...]
+//   (default: 64 1024 2048; --plain: no zstd rows; --dump-arg: passed to every dump,
+//   e.g. --dump-arg --no-pre-copy)
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -22,12 +25,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/util/Error.hpp"
@@ -82,9 +87,44 @@ class Buffer {
   size_t len_ = 0;
 };
 
+// The largest gap between two ticks of a child's clock thread: how long the
+// program itself stood still, whatever ckpt says. Lives in a small shared
+// file mapping that the benchmark reads and resets.
+struct Ticks {
+  std::atomic<uint64_t> maxGapNs;
+};
+constexpr size_t kTicksBytes = 4096;
+
+uint64_t nowNs() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1'000'000'000ull + uint64_t(t.tv_nsec);
+}
+
+[[noreturn]] void tick(Ticks* ticks) {
+  for (uint64_t last = nowNs();;) {
+    timespec pause{0, 200'000};
+    nanosleep(&pause, nullptr);
+    uint64_t now = nowNs(), gap = now - last;
+    last = now;
+    uint64_t seen = ticks->maxGapNs.load();
+    while (gap > seen && !ticks->maxGapNs.compare_exchange_weak(seen, gap)) {
+    }
+  }
+}
+
+Ticks* mapTicks(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd) throwErrno("opening " + path);
+  void* p = mmap(nullptr, kTicksBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
+  if (p == MAP_FAILED) throwErrno("mapping " + path);
+  return static_cast<Ticks*>(p);
+}
+
 // The child that is dumped: touches `mib` MiB, closes every other fd, says it
-// is ready through the pipe and closes that too, and waits. Runs in a fresh exec of this program.
-[[noreturn]] void childMain(size_t mib, int readyFd) {
+// is ready through the pipe and closes that too, and waits, while a second
+// thread ticks (Ticks). Runs in a fresh exec of this program.
+[[noreturn]] void childMain(size_t mib, int readyFd, const std::string& ticksPath) {
   setsid();
   int null = open("/dev/null", O_RDWR);
   for (int fd = 0; fd < 3; ++fd) dup2(null, fd);
@@ -93,12 +133,14 @@ class Buffer {
   close_range(readyFd + 1, ~0u, 0);
   Buffer mem(mib * kMiB);
   mem.fill(0x9e3779b97f4a7c15ull ^ mib);
+  Ticks* ticks = mapTicks(ticksPath);
   // SIGUSR2: rewrite 1% of the pages (every 100th), then tell the parent
   // with SIGUSR2: what an incremental dump then has to store.
   sigset_t usr2;
   sigemptyset(&usr2);
   sigaddset(&usr2, SIGUSR2);
   sigprocmask(SIG_BLOCK, &usr2, nullptr);
+  std::thread(tick, ticks).detach();  // after the mask: SIGUSR2 is for sigwait
   if (write(readyFd, "r", 1) != 1) _exit(1);
   close(readyFd);
   for (uint64_t round = 1;; ++round) {
@@ -115,7 +157,12 @@ class Buffer {
 // A process started by the benchmark: killed and reaped on every path.
 class Child {
  public:
-  Child(const std::string& self, size_t mib) {
+  Child(const std::string& self, size_t mib, const std::string& ticksPath) {
+    {
+      UniqueFd f(open(ticksPath.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+      if (!f || ftruncate(f.get(), kTicksBytes) != 0) throwErrno("creating " + ticksPath);
+    }
+    ticks_ = mapTicks(ticksPath);
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throwErrno("pipe2");
     UniqueFd readEnd(fds[0]);
@@ -126,7 +173,8 @@ class Child {
     if (pid_ < 0) throwErrno("fork");
     if (pid_ == 0) {
       fcntl(fds[1], F_SETFD, 0);
-      execl(self.c_str(), self.c_str(), "--child", mibArg.c_str(), fdArg.c_str(), nullptr);
+      execl(self.c_str(), self.c_str(), "--child", mibArg.c_str(), fdArg.c_str(), ticksPath.c_str(),
+            nullptr);
       _exit(127);
     }
     writeEnd.reset();
@@ -141,9 +189,15 @@ class Child {
   }
   Child(const Child&) = delete;
   Child& operator=(const Child&) = delete;
-  ~Child() { stop(); }
+  ~Child() {
+    stop();
+    munmap(ticks_, kTicksBytes);
+  }
 
   pid_t pid() const { return pid_; }
+  // The longest the child's clock thread went without a tick since the last reset.
+  void resetStall() { ticks_->maxGapNs.store(0); }
+  double stallMs() const { return double(ticks_->maxGapNs.load()) / 1e6; }
   // Has the child rewrite 1% of its pages; returns once it has (SIGUSR2 is
   // blocked in the benchmark, see main()).
   void changeOnePercent() {
@@ -171,6 +225,7 @@ class Child {
 
  private:
   pid_t pid_ = -1;
+  Ticks* ticks_ = nullptr;
 };
 
 struct RunResult {
@@ -293,6 +348,7 @@ struct Row {
   size_t mib;
   std::string compress;  // "" or the --compress value
   double freezeMs, dumpS, killFreezeMs, restoreS, imageMiB, memcpy, write;
+  double stallMs = 0;  // the child's own view of the leave-running dump's freeze
   double incrMiB = 0, incrDumpS = 0;          // --parent dump after 1% of the pages changed
   double lazyRunningMs = 0, lazyTotalMs = 0;  // restore --lazy
 };
@@ -305,21 +361,22 @@ double jsonNumber(const std::string& json, const std::string& key) {
 }
 
 Row measure(const std::string& self, const std::string& ckpt, const fs::path& dir, size_t mib,
-            int runs, const std::string& compress) {
+            int runs, const std::string& compress, const std::vector<std::string>& dumpArgs) {
   size_t bytes = mib * kMiB;
   Row row{mib, compress, 0, 0, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
-  std::vector<std::string> extra;
-  if (!compress.empty()) extra = {"--compress", compress};
+  std::vector<std::string> extra = dumpArgs;
+  if (!compress.empty()) extra.insert(extra.end(), {"--compress", compress});
   auto withExtra = [&](std::vector<std::string> args) {
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
   };
-  std::vector<double> freezes, dumps, killFreezes, restores, incrSizes, incrDumps, lazyRunning,
-      lazyTotal;
+  std::vector<double> freezes, dumps, killFreezes, restores, incrSizes, incrDumps, stalls,
+      lazyRunning, lazyTotal;
   for (int r = 0; r < runs; ++r) {
     fs::path img = dir / fmt::format("img-{}-{}", mib, r);
-    Child child(self, mib);
+    Child child(self, mib, (dir / fmt::format("ticks-{}-{}", mib, r)).string());
     pid_t pid = child.pid();
+    child.resetStall();
     fs::path live = dir / fmt::format("img-{}-{}-live", mib, r);
     RunResult l =
         runCkpt(ckpt, withExtra({"dump", std::to_string(pid), "-o", live.string(), "--json"}));
@@ -327,6 +384,7 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
       throw Error(fmt::format("`ckpt dump {} -o {} --json` failed (exit {}) on a {} MiB process",
                               pid, live.string(), l.exitCode, mib));
     freezes.push_back(jsonNumber(l.out, "freeze_ms"));
+    stalls.push_back(child.stallMs());
     dumps.push_back(l.secs);
     // Incremental: 1% of the pages changed since `live`.
     child.changeOnePercent();
@@ -373,6 +431,7 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
     fs::remove_all(img);
   }
   row.freezeMs = median(freezes);
+  row.stallMs = median(stalls);
   row.killFreezeMs = median(killFreezes);
   row.dumpS = median(dumps);
   row.restoreS = median(restores);
@@ -385,25 +444,29 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
 
 void printTable(const std::vector<Row>& rows) {
   fmt::print(
-      "| size | pages | freeze ms | dump ms | dump GB/s | freeze ms, --kill | restore ms | "
-      "restore GB/s | lazy: running again ms | lazy: all pages ms | image MiB | incremental MiB | "
-      "incremental dump ms | memcpy GB/s | file write GB/s | dump/write ratio |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "| size | pages | freeze ms | stall ms | dump ms | dump GB/s | freeze ms, --kill | "
+      "restore ms | restore GB/s | lazy: running again ms | lazy: all pages ms | image MiB | "
+      "incremental MiB | incremental dump ms | memcpy GB/s | file write GB/s | dump/write ratio |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     double gb = static_cast<double>(r.mib * kMiB) / 1e9;
     std::string size =
         r.mib % 1024 ? fmt::format("{} MiB", r.mib) : fmt::format("{} GiB", r.mib / 1024);
     fmt::print(
-        "| {} | {} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | "
-        "{:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n",
-        size, r.compress.empty() ? "plain" : r.compress, r.freezeMs, r.dumpS * 1e3, gb / r.dumpS,
-        r.killFreezeMs, r.restoreS * 1e3, gb / r.restoreS, r.lazyRunningMs, r.lazyTotalMs,
-        r.imageMiB, r.incrMiB, r.incrDumpS * 1e3, r.memcpy, r.write, r.dumpS / (gb / r.write));
+        "| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | "
+        "{:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n",
+        size, r.compress.empty() ? "plain" : r.compress, r.freezeMs, r.stallMs, r.dumpS * 1e3,
+        gb / r.dumpS, r.killFreezeMs, r.restoreS * 1e3, gb / r.restoreS, r.lazyRunningMs,
+        r.lazyTotalMs, r.imageMiB, r.incrMiB, r.incrDumpS * 1e3, r.memcpy, r.write,
+        r.dumpS / (gb / r.write));
   }
   fmt::print(
       "freeze = how long the tree stood still (ckpt dump --json freeze_ms): leave-running "
-      "dumps let it run once a copy-on-write snapshot holds its memory; --kill dumps keep it "
-      "frozen until killed. dump = wall time of the leave-running dump (ckpt started to "
+      "dumps let it run once its memory is copied (pre-copy) or a copy-on-write snapshot holds "
+      "it; --kill dumps keep it frozen until killed. stall = the longest the program's own "
+      "clock thread (ticking every 0.2 ms) went without a tick during the leave-running dump: "
+      "the freeze as the program saw it, scheduling noise included. dump = wall time of the "
+      "leave-running dump (ckpt started to "
       "exited). GB/s = 10^9 bytes/s of touched memory; dump/write ratio = dump time / time to "
       "write and fsync the same bytes to the image directory (1.0 = as fast as the disk "
       "allows). pages = how page files are stored (--compress); the memory is random, so zstd "
@@ -426,22 +489,30 @@ struct TempDir {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 4 && std::string(argv[1]) == "--child")
-    childMain(std::stoul(argv[2]), std::stoi(argv[3]));
+  if (argc == 5 && std::string(argv[1]) == "--child")
+    childMain(std::stoul(argv[2]), std::stoi(argv[3]), argv[4]);
 
   std::vector<size_t> sizes;
   std::string base = fs::temp_directory_path().string();
   int runs = 3;
+  bool plainOnly = false;
+  std::vector<std::string> dumpArgs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--dir" && i + 1 < argc) {
+    if (a == "--plain") {
+      plainOnly = true;
+    } else if (a == "--dump-arg" && i + 1 < argc) {
+      dumpArgs.push_back(argv[++i]);
+    } else if (a == "--dir" && i + 1 < argc) {
       base = argv[++i];
     } else if (a == "--runs" && i + 1 < argc) {
       runs = std::max(1, std::atoi(argv[++i]));
     } else if (!a.empty() && a.find_first_not_of("0123456789") == std::string::npos) {
       sizes.push_back(std::stoul(a));
     } else {
-      fmt::print(stderr, "usage: {} [--dir DIR] [--runs N] [SIZE_MIB...]\n", argv[0]);
+      fmt::print(stderr,
+                 "usage: {} [--dir DIR] [--runs N] [--plain] [--dump-arg ARG]... [SIZE_MIB...]\n",
+                 argv[0]);
       return 2;
     }
   }
@@ -471,7 +542,8 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     for (size_t mib : sizes)
       for (const char* compress : {"", "zstd"})
-        rows.push_back(measure(self, ckpt, dir.path, mib, runs, compress));
+        if (!plainOnly || !*compress)
+          rows.push_back(measure(self, ckpt, dir.path, mib, runs, compress, dumpArgs));
     printTable(rows);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_dump_restore: {}\n", e.what());

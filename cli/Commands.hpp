@@ -24,6 +24,7 @@ struct DumpOptions {
   int keep = 3;                                  // --keep N: the newest N of those
   std::string compress;                          // --compress zstd[:LEVEL]
   std::string parent;                            // --parent DIR: incremental on that image
+  bool preCopy = true;                           // off with --no-pre-copy
 };
 
 struct RestoreOptions {

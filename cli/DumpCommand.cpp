@@ -33,6 +33,8 @@ nlohmann::json summaryJson(const std::string& dir, const DumpOptions& opts, cons
           {"parent_pages", s.parentPages},
           {"page_bytes_on_disk", s.bytesOnDisk},
           {"freeze_ms", s.freezeMs},
+          {"precopy_rounds", s.preCopyRounds},
+          {"bytes_copied_frozen", s.bytesCopiedFrozen},
           {"total_ms", s.totalMs}};
 }
 
@@ -50,6 +52,7 @@ DumpSummary dumpOnce(const DumpOptions& opts, bool pageHashes,
                   opts.parent,
                   pageHashes,
                   std::move(beforeRelease)};
+  req.preCopy = opts.preCopy;
   DumpSummary s = dumpTree(req);
   log::info(
       "dumped {} processes, {} threads: {:.1f} MiB of pages stored ({:.1f} MiB on disk), {} zero "

@@ -92,6 +92,9 @@ exits with the restored root's status (128+N if killed by signal N).
   dumpCmd->add_option("--compress", dump.compress,
                       "Compress the pages with zstd on every core: zstd (level 1) or "
                       "zstd:LEVEL (1-19, negative is faster); restore reads it as it is");
+  dumpCmd->add_flag("!--no-pre-copy", dump.preCopy,
+                    "Copy all memory while the tree is frozen (or from a copy-on-write "
+                    "snapshot) instead of tracking written pages while it runs");
   dumpCmd->add_option("--parent", dump.parent,
                       "Store only the pages that changed since the image PARENT (compared by "
                       "content); restore then needs PARENT at the same path");

@@ -20,6 +20,7 @@
 
 #include "core/dump/MemorySnapshot.hpp"
 #include "core/dump/ParentPages.hpp"
+#include "core/dump/PreCopy.hpp"
 #include "core/dump/ProcessDumper.hpp"
 #include "core/dump/TreeFreezer.hpp"
 #include "core/hooks/DumpHooks.hpp"
@@ -140,11 +141,18 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     explicit LogToImage(const std::string& path) { log::setFile(path); }
     ~LogToImage() { log::setFile(""); }
   } logToImage(writer.partialDir() + "/dump.log");
-  // Declared before the freezer: snapshots are let go once the tree runs again.
+  const bool wantHashes = req.pageHashes || parent;
+  // Declared before the freezer: write trackers and snapshots are let go
+  // once the tree runs again.
+  std::optional<PreCopy> precopy;
+  if (req.preCopy && !compression.enabled() && !parent)
+    precopy.emplace(req.root, writer, wantHashes);
   std::vector<std::unique_ptr<MemorySnapshot>> snapshots;
   std::optional<TreeFreezer> freezer;
+  auto tFreeze = Clock::now();
   freezer.emplace(req.root);
   freezer->freeze();
+  MemorySnapshot::reapLeftovers(*freezer);
   fault::point("dump.freeze");
   auto tFrozen = Clock::now();
 
@@ -193,7 +201,19 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   Progress progress("dump", Progress::wanted() && !req.shellJob);
   img.compression = compression.text();
   if (parent) img.parents = parent->chain();
-  const bool wantHashes = req.pageHashes || parent;
+  // The page hashes file and the summary, once a process's pages are stored.
+  auto account = [&](image::Process& p, const MemoryStats& st,
+                     const std::vector<uint64_t>& hashes) {
+    if (wantHashes) {
+      p.page_hashes_file = fmt::format("hashes-{}.img", p.pid);
+      p.page_hashes_xxh3 =
+          writer.writeBlob(p.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
+    }
+    sum.bytesStored += st.pagesStored * image::kPageSize;
+    sum.zeroPages += st.pagesZero;
+    sum.parentPages += st.pagesInParent;
+    sum.bytesOnDisk += writer.dataFile(p.pages_file).size();
+  };
   auto savePages = [&](size_t i, pid_t from, const PagePlan& plan) {
     image::Process& p = img.processes[i];
     image::DataFile& file = writer.dataFile(p.pages_file);
@@ -203,19 +223,20 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     MemoryStats st = storePrivatePages(from, plan, sink, p.vmas, &progress);
     p.pages_codec = compression.codec;
     p.pages_frames = pages.frames();
-    if (wantHashes) {
-      p.page_hashes_file = fmt::format("hashes-{}.img", p.pid);
-      p.page_hashes_xxh3 =
-          writer.writeBlob(p.page_hashes_file, hashes.data(), hashes.size() * sizeof(uint64_t));
-    }
-    sum.bytesStored += st.pagesStored * image::kPageSize;
-    sum.zeroPages += st.pagesZero;
-    sum.parentPages += st.pagesInParent;
-    sum.bytesOnDisk += file.size();
+    account(p, st, hashes);
   };
   log::debug("process state saved after {:.1f} ms", ms(Clock::now() - t0));
   for (size_t i = 0; i < frozen.size(); ++i) {
     if (frozen[i].zombie) continue;
+    if (precopy && precopy->tracks(frozen[i].pid)) {
+      log::debug("pid {}: describing memory after {:.1f} ms", frozen[i].pid, ms(Clock::now() - t0));
+      describeProcessMemory(frozen[i], img.processes[i], img, writer,
+                            [&](pid_t pid, const std::vector<proc::MapsEntry>& maps) {
+                              return precopy->vmflags(pid, maps);
+                            });
+      precopy->copyFrozen(frozen[i], img.processes[i]);
+      continue;
+    }
     describeProcessMemory(frozen[i], img.processes[i], img, writer);
     // Small processes are copied at once: as quick as a fork, and nothing
     // to reap. (Sizes from the mappings: a pagemap scan would cost the
@@ -230,15 +251,35 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
       PagePlan plan = planPrivatePages(frozen[i].pid, img.processes[i].vmas);
       progress.addTotal(plan.pages * image::kPageSize);
       savePages(i, frozen[i].pid, plan);
+      sum.bytesCopiedFrozen += plan.pages * image::kPageSize;
     }
+  }
+  if (precopy) {
+    sum.preCopyRounds = precopy->stats().rounds;
+    sum.bytesCopiedFrozen += precopy->stats().bytesFrozen;
+    fault::point("dump.precopy-frozen");
   }
   fault::point("dump.snapshot");
   auto tHeld = Clock::now();
   auto tFrozenEnd = tHeld;
-  if (!snapshots.empty()) {
+  // Everything the image needs of the tree is copied: unless it is to be
+  // killed, it runs on while the rest is written.
+  if (!req.kill && (!snapshots.empty() || precopy)) {
     // The freezer's destructor lets every thread go exactly where it stopped.
     freezer.reset();  // `frozen` is gone from here on
     tFrozenEnd = Clock::now();
+  }
+  if (precopy) {
+    for (auto& p : img.processes) {
+      if (!precopy->tracks(p.pid) || p.zombie) continue;
+      std::vector<uint64_t> hashes;
+      account(p, precopy->fillRuns(p, wantHashes ? &hashes : nullptr), hashes);
+    }
+    // With --kill the trackers go with the tree: unregistering would only
+    // lengthen the freeze.
+    if (!req.kill) precopy->release();
+  }
+  if (!snapshots.empty()) {
     std::vector<PagePlan> plans(pagesFrom.size());
     for (size_t i = 0; i < pagesFrom.size(); ++i) {
       if (!pagesFrom[i]) continue;
@@ -269,7 +310,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     tFrozenEnd = Clock::now();
   }
   snapshots.clear();
-  sum.freezeMs = ms(tFrozenEnd - t0);
+  sum.freezeMs = ms(tFrozenEnd - tFreeze);
   if (req.beforeRelease && !req.kill) req.beforeRelease(writer.dir());
   sum.totalMs = ms(Clock::now() - t0);
   return sum;

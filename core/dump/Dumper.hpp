@@ -28,6 +28,11 @@ struct DumpRequest {
   // --kill, before it dies): a stream to stdout is written here, so a
   // failure to send it leaves the program alive.
   std::function<void(const std::string& dir)> beforeRelease;
+  // Copy private memory while the tree runs and only what it wrote since
+  // while frozen (core/dump/PreCopy.hpp); off, or where it cannot be used
+  // (compression, a parent image, page hashes, no userfaultfd), memory is
+  // copied frozen or from a copy-on-write snapshot.
+  bool preCopy = true;
 };
 
 struct DumpSummary {
@@ -35,9 +40,11 @@ struct DumpSummary {
   size_t threads = 0;
   uint64_t bytesStored = 0;
   uint64_t zeroPages = 0;
-  uint64_t parentPages = 0;  // pages left in the parent image (incremental)
-  uint64_t bytesOnDisk = 0;  // page files as written (compressed or not)
-  double freezeMs = 0;       // from the start of the freeze to the resume (or kill)
+  uint64_t parentPages = 0;        // pages left in the parent image (incremental)
+  uint64_t bytesOnDisk = 0;        // page files as written (compressed or not)
+  double freezeMs = 0;             // from the start of the freeze to the resume (or kill)
+  int preCopyRounds = 0;           // copies of memory made while the tree ran (0: no pre-copy)
+  uint64_t bytesCopiedFrozen = 0;  // private pages copied while the tree was frozen
   double totalMs = 0;
 };
 

@@ -74,9 +74,9 @@ class BatchWriter {
         progress_(progress) {
     slots_[0].buf = std::make_unique<PageBuffer>(kBatchBytes);
     slots_[1].buf = std::make_unique<PageBuffer>(kBatchBytes);
-    writer_ = std::thread([this] { writerLoop(); });
   }
   ~BatchWriter() {
+    if (!writer_.joinable()) return;
     {
       std::lock_guard lock(mu_);
       stop_ = true;
@@ -106,6 +106,16 @@ class BatchWriter {
 
   // Reads what is pending, waits until everything is written; rethrows a write error.
   void finish() {
+    if (!writer_.joinable()) {
+      // No more than one batch in all (the last pages of a dump, copied
+      // frozen): read and written here, no thread to wait for.
+      Slot& s = slots_[cur_];
+      if (!s.ranges.empty()) {
+        read(s);
+        write(s);
+      }
+      return;
+    }
     submit();
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !slots_[0].full && !slots_[1].full; });
@@ -120,15 +130,20 @@ class BatchWriter {
     bool full = false;  // read, waiting for (or being handled by) the writer
   };
 
-  void submit() {
-    Slot& s = slots_[cur_];
-    if (s.ranges.empty()) return;
+  void read(Slot& s) {
     std::vector<iovec> remote;
     remote.reserve(s.ranges.size());
     for (auto& r : s.ranges)
       remote.push_back({reinterpret_cast<void*>(r.addr), size_t(r.npages * kPage)});
     mem_.readv(remote, s.buf->data());
     fault::point("dump.memory");
+  }
+
+  void submit() {
+    Slot& s = slots_[cur_];
+    if (s.ranges.empty()) return;
+    if (!writer_.joinable()) writer_ = std::thread([this] { writerLoop(); });
+    read(s);
     {
       std::lock_guard lock(mu_);
       s.full = true;
@@ -302,7 +317,16 @@ void describeMemory(pid_t pid, const std::vector<proc::MapsEntry>& maps,
   }
 }
 
-PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas) {
+bool holdsPrivatePages(const image::Vma& v) {
+  // Private pages of the process: anonymous memory, and the copied-on-write
+  // pages of private file-like mappings. Shared objects are saved whole.
+  return v.kind == image::VmaKind::Anonymous ||
+         (!v.shared && (v.kind == image::VmaKind::File || v.kind == image::VmaKind::DeletedFile ||
+                        v.kind == image::VmaKind::Memfd));
+}
+
+PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas,
+                          const std::function<bool(const image::Vma&)>& only) {
   PagePlan plan;
   std::string pmPath = fmt::format("/proc/{}/pagemap", pagesPid);
   UniqueFd pagemap(::open(pmPath.c_str(), O_RDONLY | O_CLOEXEC));
@@ -314,13 +338,9 @@ PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas) {
   std::vector<uint64_t> pm;
   for (size_t i = 0; i < vmas.size(); ++i) {
     const image::Vma& v = vmas[i];
-    // Private pages of the process: anonymous memory, and the copied-on-write
-    // pages of private file-like mappings. Shared objects are saved whole.
-    bool anon = v.kind == image::VmaKind::Anonymous;
-    bool privateFile =
-        !v.shared && (v.kind == image::VmaKind::File || v.kind == image::VmaKind::DeletedFile ||
-                      v.kind == image::VmaKind::Memfd);
-    if (!anon && !privateFile) continue;  // content lives in the file or the kernel
+    if (!holdsPrivatePages(v)) continue;  // content lives in the file or the kernel
+    if (only && !only(v)) continue;
+    const bool anon = v.kind == image::VmaKind::Anonymous;
     uint64_t npages = (v.end - v.start) / kPage;
     constexpr uint64_t kChunk = 64 * 1024;  // pagemap entries per read
     for (uint64_t first = 0; first < npages; first += kChunk) {

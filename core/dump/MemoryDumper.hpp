@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <vector>
 
 #include "core/dump/ParentPages.hpp"
@@ -52,7 +53,12 @@ struct PagePlan {
   std::vector<PendingRange> ranges;
   uint64_t pages = 0;
 };
-PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas);
+// `only`, when given, picks the mappings to look at.
+PagePlan planPrivatePages(pid_t pagesPid, const std::vector<image::Vma>& vmas,
+                          const std::function<bool(const image::Vma&)>& only = {});
+// Whether the pages of `v` that only the process holds are saved
+// (anonymous memory, copied-on-write pages of private file mappings).
+bool holdsPrivatePages(const image::Vma& v);
 
 // Reads the planned pages from `pagesPid` and stores them in `pages`.
 MemoryStats storePrivatePages(pid_t pagesPid, const PagePlan& plan, const PageSink& sink,

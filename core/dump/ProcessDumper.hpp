@@ -1,11 +1,15 @@
 // Collects everything about one frozen process into its image record.
 #pragma once
 
+#include <functional>
+#include <optional>
+
 #include "core/dump/MemoryDumper.hpp"
 #include "core/dump/TreeFreezer.hpp"
 #include "core/fds/FdKind.hpp"
 #include "core/image/ImageWriter.hpp"
 #include "core/image/Model.hpp"
+#include "core/mem/VmFlagsCarry.hpp"
 
 namespace ckpt {
 
@@ -13,8 +17,12 @@ namespace ckpt {
 // written, so an object ckpt cannot save fails the dump early.
 void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds);
 // The mappings and shared memory objects (while frozen); the private pages
-// follow with dumpPrivatePages().
+// follow with dumpPrivatePages(). `knownFlags`, when given, may supply the
+// VmFlags of the mappings so that smaps need not be read frozen
+// (core/mem/VmFlagsCarry.hpp).
+using VmFlagsSource =
+    std::function<std::optional<VmFlagsMap>(pid_t, const std::vector<proc::MapsEntry>&)>;
 void describeProcessMemory(const FrozenProcess& fp, image::Process& out, image::Image& img,
-                           image::ImageWriter& writer);
+                           image::ImageWriter& writer, const VmFlagsSource& knownFlags = {});
 
 }  // namespace ckpt

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/dump/MemorySnapshot.hpp"
 #include "core/proc/ProcFiles.hpp"
 #include "core/proc/ProcParsers.hpp"
 #include "core/util/Error.hpp"
@@ -156,6 +157,12 @@ void TreeFreezer::addChildren(FrozenProcess& p, bool& changed) {
   // `p` lives in processes_: append only after the last use of it.
   std::vector<FrozenProcess> found;
   for (pid_t c : kids) {
+    if (std::any_of(leftovers_.begin(), leftovers_.end(), [&](auto& l) { return l.second == c; }))
+      continue;
+    if (!find(c) && MemorySnapshot::isLeftover(c)) {
+      leftovers_.push_back({p.pid, c});
+      continue;
+    }
     if (std::find(p.children.begin(), p.children.end(), c) == p.children.end())
       p.children.push_back(c);
     if (find(c)) continue;

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/ptrace/Tracee.hpp"
@@ -36,6 +37,9 @@ class TreeFreezer {
   // Kills every process of the tree while it is still stopped, so none runs
   // another instruction after the dump.
   void killAll();
+  // Zombie memory snapshots of an earlier, killed ckpt (core/dump/
+  // MemorySnapshot.hpp), as (parent, snapshot): not part of the tree.
+  const std::vector<std::pair<pid_t, pid_t>>& leftoverSnapshots() const { return leftovers_; }
 
  private:
   FrozenProcess* find(pid_t pid);
@@ -44,6 +48,7 @@ class TreeFreezer {
 
   pid_t root_;
   std::vector<FrozenProcess> processes_;
+  std::vector<std::pair<pid_t, pid_t>> leftovers_;
 };
 
 // Checks that `pid` names a process the caller may checkpoint; throws a clear

@@ -301,6 +301,7 @@ ProcStat parseStat(std::string_view text) {
   field(27, st.end_code);
   field(28, st.start_stack);
   field(38, st.exit_signal);
+  field(39, st.processor);
   field(45, st.start_data);
   field(46, st.end_data);
   field(47, st.start_brk);

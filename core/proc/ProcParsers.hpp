@@ -56,6 +56,7 @@ struct ProcStat {
   uint64_t end_code = 0;     // 27
   uint64_t start_stack = 0;  // 28
   int32_t exit_signal = 0;   // 38: -1 for threads other than the leader
+  int32_t processor = -1;    // 39: the CPU it last ran on
   uint64_t start_data = 0;   // 45
   uint64_t end_data = 0;     // 46
   uint64_t start_brk = 0;    // 47

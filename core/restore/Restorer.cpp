@@ -23,6 +23,7 @@
 #include "core/restore/Preflight.hpp"
 #include "core/restore/StateRestorer.hpp"
 #include "core/restore/TreeBuilder.hpp"
+#include "core/util/CpuPin.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Fault.hpp"
 #include "core/util/Log.hpp"
@@ -31,32 +32,6 @@
 namespace ckpt {
 namespace {
 
-// Pins ckpt to the CPU it runs on, and gives tasks (and itself, at the end)
-// back the affinity ckpt had before.
-class CpuPin {
- public:
-  CpuPin() {
-    if (sched_getaffinity(0, sizeof before_, &before_) != 0) return;
-    int cpu = sched_getcpu();
-    if (cpu < 0) return;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    pinned_ = sched_setaffinity(0, sizeof one, &one) == 0;
-  }
-  ~CpuPin() {
-    if (pinned_) sched_setaffinity(0, sizeof before_, &before_);
-  }
-  CpuPin(const CpuPin&) = delete;
-  CpuPin& operator=(const CpuPin&) = delete;
-  void unpin(pid_t tid) {
-    if (pinned_) sched_setaffinity(tid, sizeof before_, &before_);
-  }
-
- private:
-  cpu_set_t before_{};
-  bool pinned_ = false;
-};
 
 void checkPidsFree(const image::Image& img) {
   for (const auto& p : img.processes) {

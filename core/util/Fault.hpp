@@ -19,11 +19,15 @@ struct Point {
 inline constexpr std::array kPoints{
     // Dump, in order.
     Point{"dump.hooks-pre-dump", "programs that take part were told pre-dump; nothing frozen"},
+    Point{"dump.precopy-track",
+          "every process has a write tracker over its private memory; the tree runs"},
+    Point{"dump.precopy", "the first pre-copy round is written; the tree runs"},
     Point{"dump.freeze", "every thread of the tree is seized and stopped"},
     Point{"dump.process-state", "inside the injected calls of the first process"},
     Point{"dump.fds", "the first process's state and fds are saved"},
     Point{"dump.finishers", "the per-kind fd finishers ran"},
     Point{"dump.ipc", "file locks and SysV objects are saved"},
+    Point{"dump.precopy-frozen", "the pages written since pre-copy are copied; the tree is frozen"},
     Point{"dump.snapshot", "copy-on-write snapshots of memory are taken; the tree is frozen"},
     Point{"dump.memory", "in the middle of writing the first process's pages"},
     Point{"dump.commit", "everything is written; the manifest is not"},

@@ -4,9 +4,12 @@
 // still holds what step s - P wrote. An image that mixes memory from two
 // instants (a page saved after the program wrote it again, next to a
 // counter saved before) breaks that chain; after restore every page must
-// still match its step, right up to where the counter stands.
+// still match its step, right up to where the counter stands. With argv[2]
+// "thp" the areas are 2 MiB-aligned and asked for transparent huge pages.
 #include <pthread.h>
 #include <sys/mman.h>
+
+#include <cstring>
 
 #include "zdtm.hpp"
 
@@ -59,11 +62,20 @@ void* sweepOther(void* arg) {
 int main(int argc, char** argv) {
   size_t mib = argc > 1 ? strtoull(argv[1], nullptr, 10) : 64;
   if (mib < 2) zdtm::die("bad size %s", argc > 1 ? argv[1] : "");
+  const bool thp = argc > 2 && strcmp(argv[2], "thp") == 0;
+  constexpr size_t kHuge = 2 << 20;
   Area areas[2];
   for (auto& a : areas) {
     size_t bytes = (mib << 20) / 2;
-    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t slack = thp ? kHuge : 0;
+    void* p =
+        mmap(nullptr, bytes + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) zdtm::die("mmap %zu bytes", bytes);
+    if (thp) {
+      uintptr_t at = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
+      p = reinterpret_cast<void*>(at);
+      if (madvise(p, bytes, MADV_HUGEPAGE) != 0) zdtm::die("madvise(MADV_HUGEPAGE)");
+    }
     a.mem = static_cast<uint64_t*>(p);
     a.pages = bytes / kPage;
   }
