@@ -23,7 +23,7 @@ PACKAGES=(
   # x11proxy layer: xcb and its protocol XML (tables generated at build time), the
   # clients its tests run (zenity: a GTK 3 one), xdotool to type into them, xclip
   # to paste, netpbm for the demo's PNGs
-  libxcb1-dev libxcb-shape0-dev xcb-proto xterm xdotool xclip netpbm zenity
+  libxcb1-dev libxcb-shape0-dev libxcb-xfixes0-dev xcb-proto xterm xdotool xclip netpbm zenity
   # vnc layer: TigerVNC's Xvnc, libvncserver/libvncclient (the gateway, snapshots),
   # libpng (thumbnails), and the window manager and clients of its desktops
   tigervnc-standalone-server libvncserver-dev libpng-dev twm

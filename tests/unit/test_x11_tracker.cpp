@@ -289,6 +289,29 @@ TEST(X11Tracker, SelectionsAndPassiveGrabs) {
   EXPECT_EQ(t.model().windows.at(0x200001).grabs[0][0], 28);
 }
 
+// XFIXES: the regions the client holds (their rectangles come from the
+// server at a move) and its selection-input selections per window.
+TEST(X11Tracker, XfixesRegionsAndSelectionInput) {
+  Tracker t;
+  t.clientRequest(Msg().u8(98).u8(0).u16(0).u16(6).u16(0).str("XFIXES").length().b);
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u8(1).u8(138).u8(87).u8(140).replyTo(1).b);
+  t.clientRequest(createWindow(0x200001, 0x50d));
+  // CreateRegion with one rectangle, then one more region; destroy the second.
+  t.clientRequest(
+      Msg().u8(138).u8(5).u16(0).u32(0x200002).u16(0).u16(0).u16(10).u16(10).length().b);
+  t.clientRequest(Msg().u8(138).u8(5).u16(0).u32(0x200003).length().b);
+  t.clientRequest(Msg().u8(138).u8(10).u16(0).u32(0x200003).length().b);
+  ASSERT_EQ(t.model().regions.size(), 1u);
+  EXPECT_EQ(t.model().regions.at(0x200002), 138);
+  // SelectSelectionInput on CLIPBOARD (atom 300) twice, on PRIMARY once.
+  for (std::uint32_t mask : {1u, 7u})
+    t.clientRequest(Msg().u8(138).u8(2).u16(0).u32(0x200001).u32(300).u32(mask).length().b);
+  t.clientRequest(Msg().u8(138).u8(2).u16(0).u32(0x200001).u32(1).u32(1).length().b);
+  const auto& selects = t.model().windows.at(0x200001).xfixesSelects;
+  ASSERT_EQ(selects.size(), 2u);
+  EXPECT_EQ(get32(&selects[0][12]), 7u);  // the later mask replaced the earlier
+}
+
 // What the client is told around a reattach: its mapped top-levels were
 // unmapped; the replay's own echoes are not passed on.
 TEST(X11ReplayEvents, UnmapBeforeAndEchoesKeptBack) {

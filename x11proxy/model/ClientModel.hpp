@@ -33,6 +33,8 @@ struct Window {
   std::vector<std::vector<std::uint8_t>> shapeRequests;
   // Passive grabs on the window (GrabButton, GrabKey), as sent.
   std::vector<std::vector<std::uint8_t>> grabs;
+  // XFIXES SelectSelectionInput (one per selection) and SelectCursorInput, as sent.
+  std::vector<std::vector<std::uint8_t>> xfixesSelects;
 };
 
 // A resource whose state is kept as the requests that made and changed it,
@@ -72,6 +74,9 @@ class ClientModel {
   // after it, so a new connection starts with it again.
   std::map<std::uint8_t, std::vector<std::uint8_t>> versionRequests;
   std::uint64_t nextOrder = 1;
+  // XFIXES regions the client holds: id → its XFIXES major opcode (their
+  // rectangles are read from the server at a move).
+  std::map<std::uint32_t, std::uint8_t> regions;
   // Selections the client owns: selection atom → its owner window.
   std::map<std::uint32_t, std::uint32_t> selections;
   std::map<std::string, std::uint32_t> atomsByName;

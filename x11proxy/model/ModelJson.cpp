@@ -65,6 +65,7 @@ nlohmann::json modelToJson(const ClientModel& model) {
                  {"cursors", model.cursors.size()},
                  {"colormaps", model.colormaps.size()},
                  {"render_objects", model.renderObjects.size()},
+                 {"regions", model.regions.size()},
                  {"atoms", model.atomsByName.size()}};
   j["memory_bytes"] = modelMemory(model);
   return j;

@@ -205,6 +205,20 @@ void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std:
       default:
         break;
     }
+  } else if (ext == "XFIXES") {
+    if (minor >= 5 && minor <= 9) {  // CreateRegion, ...FromBitmap, Window, GC, Picture
+      model_.regions[id] = r[0];
+    } else if (minor == 10) {  // DestroyRegion
+      model_.regions.erase(id);
+    } else if ((minor == 2 || minor == 3) && r.size() >= 12) {
+      // SelectSelectionInput (window, selection, mask), SelectCursorInput (window, mask).
+      if (Window* w = model_.window(id)) {
+        std::erase_if(w->xfixesSelects, [&](const auto& old) {
+          return old[1] == minor && (minor == 3 || get32(&old[8]) == get32(&r[8]));
+        });
+        w->xfixesSelects.push_back(std::move(bytes));
+      }
+    }
   } else if (ext == "SHAPE") {
     // Rectangles, Mask, Combine, Offset name their window at 8; SelectInput at 4.
     std::uint32_t window = minor >= 1 && minor <= 4 && r.size() >= 12 ? get32(&r[8])

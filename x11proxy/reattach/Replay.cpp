@@ -82,6 +82,7 @@ class Planner {
     for (const auto& [major, req] : m_.versionRequests) add(req);
     for (const auto& [id, name] : m_.fonts) add(openFont(id, name));
     pixmaps();
+    regions();
     gcs();
     colormaps();
     windows();
@@ -103,9 +104,12 @@ class Planner {
       if (w->mapped) mapped.push_back(w);
     for (auto it = mapped.rbegin(); it != mapped.rend(); ++it)
       add(Req(kMapWindow, 0).u32((*it)->id).done());
-    // Passive grabs (their cursors and confining windows exist now).
-    for (const Window* w : treeOrder_)
+    // Passive grabs (their cursors and confining windows exist now), XFIXES
+    // event selections.
+    for (const Window* w : treeOrder_) {
       for (const auto& grab : w->grabs) add(grab);
+      for (const auto& select : w->xfixesSelects) add(select);
+    }
     // Selections and the focus are taken now (CurrentTime): the client's own
     // times belong to the old server's clock.
     for (const auto& [selection, owner] : m_.selections)
@@ -121,7 +125,8 @@ class Planner {
 
   bool used(std::uint32_t id) const {
     return m_.windows.count(id) || m_.pixmaps.count(id) || m_.gcs.count(id) || m_.fonts.count(id) ||
-           m_.cursors.count(id) || m_.colormaps.count(id) || m_.renderObjects.count(id);
+           m_.cursors.count(id) || m_.colormaps.count(id) || m_.renderObjects.count(id) ||
+           m_.regions.count(id);
   }
   // An id of the client's range it does not use, for the proxy's own
   // short-lived resources (freed again within the replay): from the top of
@@ -186,6 +191,17 @@ class Planner {
                 .done());
       }
       add(Req(kFreeGC, 0).u32(gc).done());
+    }
+  }
+
+  // XFIXES regions from the rectangles the old server held.
+  void regions() {
+    for (const auto& [id, major] : m_.regions) {
+      Req r(major, 5);  // CreateRegion
+      r.u32(id);
+      if (auto it = in_.fetched.regions.find(id); it != in_.fetched.regions.end())
+        for (std::int16_t v : it->second) r.u16(std::uint16_t(v));
+      add(r.done());
     }
   }
 

@@ -2,6 +2,7 @@
 #include "x11proxy/reattach/ServerFetch.hpp"
 
 #include <xcb/shape.h>
+#include <xcb/xfixes.h>
 
 #include <cstdlib>
 #include <set>
@@ -102,6 +103,24 @@ FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
         shape.rects.insert(shape.rects.end(), {rects[i].x, rects[i].y, std::int16_t(rects[i].width),
                                                std::int16_t(rects[i].height)});
       f.shapes[id].push_back(std::move(shape));
+    }
+  }
+  if (!model.regions.empty()) {
+    // XFIXES answers requests past version 1 only after this.
+    std::free(xcb_xfixes_query_version_reply(c, xcb_xfixes_query_version(c, 5, 0), nullptr));
+    for (const auto& [id, major] : model.regions) {
+      std::uint32_t sid = current.active() ? current.idToServer(id) : id;
+      Reply<xcb_xfixes_fetch_region_reply_t> r(
+          xcb_xfixes_fetch_region_reply(c, xcb_xfixes_fetch_region(c, sid), nullptr));
+      if (!r) {
+        f.warnings.push_back("region " + std::to_string(id) + ": the server did not give it");
+        continue;
+      }
+      auto& rects = f.regions[id];
+      const xcb_rectangle_t* rs = xcb_xfixes_fetch_region_rectangles(r.get());
+      for (int i = 0; i < xcb_xfixes_fetch_region_rectangles_length(r.get()); ++i)
+        rects.insert(rects.end(),
+                     {rs[i].x, rs[i].y, std::int16_t(rs[i].width), std::int16_t(rs[i].height)});
     }
   }
   f.serverTime = serverTime(c, side.view().root);

@@ -26,6 +26,9 @@ struct FetchedState {
     std::vector<std::int16_t> rects;  // x, y, w, h per rectangle (w, h as unsigned)
   };
   std::map<std::uint32_t, std::vector<Shape>> shapes;
+  // The client's XFIXES regions as the server holds them: id → rectangles
+  // (x, y, width, height each).
+  std::map<std::uint32_t, std::vector<std::int16_t>> regions;
   ServerView server;             // the view of the server it was fetched from
   std::uint32_t serverTime = 0;  // its time when fetched (ServerTime.hpp)
   std::uint32_t focus = 0;       // the client's window that had the input focus, or 0
