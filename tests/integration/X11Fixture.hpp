@@ -28,13 +28,15 @@ namespace ckpt::test {
 // whose last client left (one moved away) would otherwise reset, putting its
 // pointer back in the middle and refusing connections for a moment.
 // $1: the screen geometry; $2: the file that receives the display number;
-// $3: Xvfb (the default) or Xvnc (no RFB port: only X clients reach it).
+// $3: Xvfb (the default) or Xvnc (no RFB port: only X clients reach it);
+// $4: more options for Xvfb (a font path).
 constexpr const char* kXvfb = R"SH(
 set -e
 cd "$CKPT_TEST_DIR"
 geometry=${1:-640x480x24}
 out=${2:-display}
 server=${3:-Xvfb}
+options=${4:-}
 exec 9>&$CKPT_READY_FD
 eval "exec $CKPT_READY_FD>&-"
 for n in $(seq 40 99); do
@@ -45,7 +47,8 @@ for n in $(seq 40 99); do
     Xvnc :$n -displayfd 5 -noreset -nolisten tcp -geometry ${geometry%x*} -depth ${geometry##*x} \
       -SecurityTypes None -rfbport -1 5>displayfd 9>&- 2>>xvnc.log &
   else
-    Xvfb :$n -displayfd 5 -noreset -nolisten tcp -screen 0 $geometry 5>displayfd 9>&- 2>>xvfb.log &
+    Xvfb :$n -displayfd 5 -noreset -nolisten tcp -screen 0 $geometry $options 5>displayfd 9>&- \
+      2>>xvfb.log &
   fi
   display=
   read -r display <displayfd || true
@@ -78,9 +81,11 @@ class X11Proxy : public CkptTest {
   }
 
   // Another Xvfb (or Xvnc); returns its display number ("" when none could start).
-  std::string startXvfb(const std::string& geometry, const std::string& server = "Xvfb") {
+  std::string startXvfb(const std::string& geometry, const std::string& server = "Xvfb",
+                        const std::string& options = "") {
     std::string file = "display" + std::to_string(xvfbs_.size());
-    xvfbs_.push_back(h.spawn({systemProgram("bash"), "-c", kXvfb, "xvfb", geometry, file, server}));
+    xvfbs_.push_back(
+        h.spawn({systemProgram("bash"), "-c", kXvfb, "xvfb", geometry, file, server, options}));
     return trimmed(readFile(h.workDir() + "/" + file));
   }
 

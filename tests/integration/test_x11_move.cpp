@@ -81,6 +81,24 @@ TEST_F(X11Move, XtermGoesOnWorkingOnTheNewServer) {
       << "xterm never ran what was typed on :" << other_ << ": '" << readFile(out) << "'";
 }
 
+// A server with only its built-in fonts lacks xterm's 9x15: the move says
+// which font stands in for it, and xterm goes on there.
+TEST_F(X11Move, AMissingFontGetsASubstituteAndAWarning) {
+  std::string bare = startXvfb("800x600x24", "Xvfb", "-fp built-ins");
+  ASSERT_FALSE(bare.empty()) << h.log();
+  std::string out = h.workDir() + "/typed";
+  std::string id = startXtermWithBash({"-fn", "9x15"});
+  ASSERT_FALSE(id.empty());
+  auto r = move(bare);
+  ASSERT_TRUE(r.status.ok()) << r.describe();
+  EXPECT_NE(r.err.find("font 9x15 is missing there: fixed stands in"), std::string::npos) << r.err;
+  std::string there = waitWindowOn(bare, "xterm");
+  ASSERT_FALSE(there.empty());
+  ASSERT_TRUE(typeLine(bare, there, "echo substituted >" + out));
+  EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "substituted\n"; })) << readFile(out);
+  EXPECT_EQ(h.log().find("refused a request of the proxy's own"), std::string::npos) << h.log();
+}
+
 TEST_F(X11Move, AMoveThatCannotBeDoneLeavesTheClientWhereItWas) {
   startProxied({systemProgram("xlogo"), "-geometry", "100x100+0+0"});
   std::string id = waitWindow("xlogo");

@@ -12,6 +12,7 @@
 #include "x11proxy/proto/SequenceMap.hpp"
 #include "x11proxy/proto/Translator.hpp"
 #include "x11proxy/proto/Wire.hpp"
+#include "x11proxy/reattach/FontSubstitutes.hpp"
 #include "x11proxy/reattach/Replay.hpp"
 
 namespace ckpt::x11 {
@@ -230,6 +231,19 @@ TEST(Replay, BigRequestsGetTheLongLengthOnTheWire) {
   EXPECT_EQ(wire.size(), 300004u);
   auto small = encodeRequest(std::vector<std::uint8_t>(8, 0));
   EXPECT_EQ(get16(&small[2]), 2);
+}
+
+// A missing font's stand-ins, nearest first: foundry widened first, the
+// pixel size and charset last, then "fixed"; a name that is not XLFD only
+// has "fixed".
+TEST(X11FontSubstitutes, WidenTheNameFieldByField) {
+  auto p = widerFontPatterns("-misc-fixed-bold-r-normal--15-140-75-75-c-90-iso8859-1");
+  ASSERT_EQ(p.size(), 15u);
+  EXPECT_EQ(p.front(), "-*-fixed-bold-r-normal--15-140-75-75-c-90-iso8859-1");
+  EXPECT_EQ(p[p.size() - 3], "-*-*-*-*-*-*-15-*-*-*-*-*-*-*");
+  EXPECT_EQ(p[p.size() - 2], "-*-*-*-*-*-*-*-*-*-*-*-*-*-*");
+  EXPECT_EQ(p.back(), "fixed");
+  EXPECT_EQ(widerFontPatterns("9x15"), std::vector<std::string>{"fixed"});
 }
 
 }  // namespace

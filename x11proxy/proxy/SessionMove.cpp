@@ -11,6 +11,7 @@
 #include "core/util/Log.hpp"
 #include "x11proxy/proto/Wire.hpp"
 #include "x11proxy/proxy/Session.hpp"
+#include "x11proxy/reattach/FontSubstitutes.hpp"
 #include "x11proxy/reattach/Replay.hpp"
 #include "x11proxy/reattach/ReplayEvents.hpp"
 #include "x11proxy/reattach/ServerFetch.hpp"
@@ -113,6 +114,8 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
     exts.push_back({use->name, use->layout, use->major, r->major_opcode, use->firstEvent,
                     r->first_event, use->firstError, r->first_error});
   }
+  std::vector<std::string> fontWarnings;
+  auto substitutes = fontSubstitutes(c, tracker_.model(), fontWarnings);
   // The client's clock runs on from where the old server's was (ServerTime.hpp).
   std::uint32_t clientNow = fetched.serverTime + translator_.timeOffset();
   std::uint32_t timeOffset = clientNow - serverTime(c, view.root);
@@ -121,8 +124,9 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
   std::free(xcb_get_input_focus_reply(c, sync, nullptr));
   if (xcb_connection_has_error(c)) throw Error("x11: the connection to " + to.display + " failed");
 
-  ReplayPlan plan = planReplay({tracker_.model(), clientView_, fetched, view});
+  ReplayPlan plan = planReplay({tracker_.model(), clientView_, fetched, view, substitutes});
   for (const auto& w : fetched.warnings) plan.warnings.push_back(w);
+  for (const auto& w : fontWarnings) plan.warnings.push_back(w);
 
   // The switch: the old connection closes (the old server destroys what
   // the client made there), the replay goes first on the new one.

@@ -137,7 +137,9 @@ class Planner {
   }
   bool pixmapExists(std::uint32_t id) const { return m_.pixmaps.count(id) != 0; }
 
-  static std::vector<std::uint8_t> openFont(std::uint32_t id, const std::string& name) {
+  std::vector<std::uint8_t> openFont(std::uint32_t id, const std::string& asked) const {
+    auto sub = in_.fontSubstitutes.find(asked);
+    const std::string& name = sub == in_.fontSubstitutes.end() ? asked : sub->second;
     return Req(kOpenFont, 0)
         .u32(id)
         .u16(std::uint16_t(name.size()))

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct ReplayInput {
   const ServerView& client;     // the client's view of the server
   const FetchedState& fetched;  // atom names, pixmap contents (and their server's view)
   const ServerView& target;     // the server replayed onto (its image formats)
+  // Fonts the target lacks → the names to open instead (FontSubstitutes.hpp).
+  const std::map<std::string, std::string>& fontSubstitutes = kNoSubstitutes;
+  static inline const std::map<std::string, std::string> kNoSubstitutes{};
 };
 
 ReplayPlan planReplay(const ReplayInput& in);
