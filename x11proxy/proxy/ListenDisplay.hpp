@@ -15,7 +15,9 @@ class ListenDisplay {
   // first at one chosen by the process id: a proxy dumped with --kill leaves
   // its number looking free until it is restored, and another proxy started
   // meanwhile should not take it (the restore would find it taken).
-  explicit ListenDisplay(int first = 10);
+  // From :1000 on: clear of real servers (:0 up), VNC desktops and the
+  // numbers other tools pick by their own pids.
+  explicit ListenDisplay(int first = 1000);
   ~ListenDisplay();
   ListenDisplay(const ListenDisplay&) = delete;
   ListenDisplay& operator=(const ListenDisplay&) = delete;
