@@ -59,11 +59,14 @@ std::vector<std::string> widerFontPatterns(const std::string& name) {
     // Fields by index: 0 foundry, 1 family, 2 weight, 3 slant, 4 setwidth, 5 add style,
     // 6 pixel size, 7 point size, 8-9 resolution, 10 spacing, 11 average width,
     // 12-13 charset. Widened in this order; the pixel size and charset stay longest.
-    for (int field : {0, 11, 7, 8, 9, 5, 4, 3, 2, 10, 1, 12, 13, 6}) {
-      fields[std::size_t(field)] = "*";
+    for (std::size_t field : {0, 11, 7, 8, 9, 5, 4, 3, 2, 10, 1, 12, 13, 6}) {
+      fields.at(field).assign(1, '*');
       std::string pattern;
-      for (const auto& f : fields) pattern += "-" + f;
-      out.push_back(pattern);
+      for (const auto& f : fields) {
+        pattern.push_back('-');
+        pattern.append(f);
+      }
+      out.push_back(std::move(pattern));
     }
   }
   out.push_back("fixed");
