@@ -348,8 +348,8 @@ struct Row {
   size_t mib;
   std::string compress;  // "" or the --compress value
   double freezeMs, dumpS, killFreezeMs, restoreS, imageMiB, memcpy, write;
-  double stallMs = 0;  // the child's own view of the leave-running dump's freeze
-  double incrMiB = 0, incrDumpS = 0;          // --parent dump after 1% of the pages changed
+  double stallMs = 0;                 // the child's own view of the leave-running dump's freeze
+  double incrMiB = 0, incrDumpS = 0;  // --parent dump after 1% of the pages changed
   double lazyRunningMs = 0, lazyTotalMs = 0;  // restore --lazy
 };
 

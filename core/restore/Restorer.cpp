@@ -32,7 +32,6 @@
 namespace ckpt {
 namespace {
 
-
 void checkPidsFree(const image::Image& img) {
   for (const auto& p : img.processes) {
     waitPidFree(p.pid);
