@@ -97,11 +97,12 @@ Figures parse(const std::string& out) {
 
 int main(int argc, char** argv) {
   int roundtrips = 20000, images = 2000;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool isClient = argc > 1 && !std::strcmp(argv[1], "--client");
+  for (int i = isClient ? 2 : 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--roundtrips")) roundtrips = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--images")) images = std::atoi(argv[i + 1]);
   }
-  if (argc > 1 && !std::strcmp(argv[1], "--client")) return client(roundtrips, images);
+  if (isClient) return client(roundtrips, images);
 
   // A private Xvfb, ready when it writes its display number on -displayfd.
   int fds[2];

@@ -139,6 +139,17 @@ TEST(X11Tracker, RepliesByAtomAndExtension) {
   EXPECT_EQ(t.events(), 1u);
 }
 
+TEST(X11Tracker, KeepsBigRequestsEnableForANewConnection) {
+  // A new server connection after a move has BIG-REQUESTS off until its
+  // Enable (one word, no fields) is sent there too.
+  Tracker t;
+  t.clientRequest(Msg().u8(98).u8(0).u16(0).u16(12).u16(0).str("BIG-REQUESTS").length().b);
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u8(1).u8(133).u8(0).u8(0).replyTo(1).b);
+  t.clientRequest(Msg().u8(133).u8(0).u16(0).length().b);
+  ASSERT_EQ(t.model().versionRequests.count(133), 1u);
+  EXPECT_EQ(t.model().versionRequests.at(133), (std::vector<std::uint8_t>{133, 0, 1, 0}));
+}
+
 TEST(X11Tracker, SequenceNumbersWrap) {
   Tracker t;
   auto noReply = Msg().u8(8).u8(0).u16(0).u32(1).length().b;

@@ -145,9 +145,10 @@ const RequestLayout* Tracker::layoutFor(std::uint16_t seq) const {
 }
 
 void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std::uint8_t> r) {
-  if (r.size() < 8) return;
   std::uint8_t minor = r[1];
-  std::uint32_t id = get32(&r[4]);
+  // Minor 0 is kept whatever its size: BIG-REQUESTS' Enable is one word.
+  if (r.size() < 8 && minor != 0) return;
+  std::uint32_t id = r.size() >= 8 ? get32(&r[4]) : 0;
   std::vector<std::uint8_t> bytes(r.begin(), r.end());
   auto create = [&](std::map<std::uint32_t, RecordedResource>& into) {
     RecordedResource& rec = into[id];

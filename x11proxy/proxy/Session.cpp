@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "core/util/Error.hpp"
@@ -33,7 +34,8 @@ Session::Session(UniqueFd client, std::string cookie, ServerAddress server)
 
 short Session::clientEvents() const {
   short ev = 0;
-  if (!clientEof_ && !toServer_.full() && !refused_ && !checkpoint_) ev |= POLLIN;
+  bool reading = body_.active() ? body_.wantsRead() : !toServer_.full();
+  if (!clientEof_ && reading && !refused_ && !checkpoint_) ev |= POLLIN;
   if (toClient_.pendingWrite()) ev |= POLLOUT;
   return ev;
 }
@@ -41,7 +43,7 @@ short Session::clientEvents() const {
 short Session::serverEvents() const {
   short ev = 0;
   if (!serverEof_ && !toClient_.full()) ev |= POLLIN;
-  if (toServer_.pendingWrite()) ev |= POLLOUT;
+  if (toServer_.pendingWrite() || body_.wantsWrite()) ev |= POLLOUT;
   return ev;
 }
 
@@ -54,16 +56,71 @@ bool Session::finished() const {
 
 bool Session::onClient(short revents) {
   if (revents & (POLLIN | POLLHUP | POLLERR)) {
-    if (!toServer_.fill(client_.get())) clientEof_ = true;
-    if (!setupDone_ && !handshake()) return !finished() && !refused_;
-    if (setupDone_) parseRequests();
+    if (body_.active()) {
+      pumpBody();
+    } else {
+      readRequests();
+    }
+    if (!setupDone_) return !finished() && !refused_;
   }
   if (revents & POLLOUT) {
     if (!toClient_.flush(client_.get())) clientEof_ = true;
     if (refused_ && !toClient_.pendingWrite()) return false;
   }
-  if (upstream_ && !checkpoint_ && !toServer_.flush(serverFd())) serverEof_ = true;
+  if (upstream_ && !checkpoint_ && !body_.active() && !toServer_.flush(serverFd()))
+    serverEof_ = true;
   return !finished();
+}
+
+void Session::readRequests() {
+  // In steps, so a large PutImage is seen by its header before its body is
+  // read: the body can then pass through without being copied (BodyPassthrough.hpp).
+  constexpr std::size_t kStep = 16 * 1024;
+  for (;;) {
+    bool open = toServer_.fill(client_.get(), kStep);
+    if (!open) clientEof_ = true;
+    if (!setupDone_ && !handshake()) return;
+    if (setupDone_) parseRequests();
+    if (body_.active()) return pumpBody();
+    if (!open || toServer_.lastFill() < kStep || toServer_.full()) return;
+  }
+}
+
+void Session::pumpBody(bool readOn) {
+  // What was parsed before the body (its request's header first) goes ahead of it.
+  if (toServer_.pendingWrite() && !toServer_.flush(serverFd())) serverEof_ = true;
+  int server = toServer_.pendingWrite() || serverEof_ ? -1 : serverFd();
+  switch (body_.pump(client_.get(), server)) {
+    case BodyPassthrough::Result::kClientGone:
+      clientEof_ = true;
+      break;
+    case BodyPassthrough::Result::kServerGone:
+      serverEof_ = true;
+      break;
+    case BodyPassthrough::Result::kDone:
+      // The client may have sent more after the body.
+      if (readOn && !clientEof_) readRequests();
+      break;
+    case BodyPassthrough::Result::kMore:
+      break;
+  }
+}
+
+void Session::finishBody() {
+  // A request of the proxy's own may not cut into a body on its way: wait
+  // for the client to send the rest (it is in the middle of a write).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (body_.active() && !clientEof_ && !serverEof_) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      throw Error("x11: the client did not finish sending an image within 5 s: try again");
+    pollfd fds[2] = {{client_.get(), short(body_.wantsRead() ? POLLIN : 0), 0},
+                     {serverFd(), short(serverEvents() & POLLOUT), 0}};
+    if (::poll(fds, 2, int(left.count())) < 0 && errno != EINTR) throwErrno("poll");
+    pumpBody(false);
+  }
+  if (body_.active()) throw Error("x11: a connection ended in the middle of an image");
 }
 
 bool Session::onServer(short revents) {
@@ -71,7 +128,12 @@ bool Session::onServer(short revents) {
     if (!toClient_.fill(serverFd())) serverEof_ = true;
     parseServer();
   }
-  if ((revents & POLLOUT) && !toServer_.flush(serverFd())) serverEof_ = true;
+  if (revents & POLLOUT) {
+    if (body_.active())
+      pumpBody();
+    else if (!toServer_.flush(serverFd()))
+      serverEof_ = true;
+  }
   if (!toClient_.flush(client_.get())) clientEof_ = true;
   return !finished();
 }
@@ -141,6 +203,7 @@ bool Session::handshake() {
 void Session::parseRequests() {
   for (;;) {
     std::size_t size = requestSize(toServer_.unparsed(), toServer_.unparsedSize());
+    if (size > toServer_.unparsedSize() && passBodyThrough(size)) return;
     if (size == 0 || size > toServer_.unparsedSize()) return;
     std::span<std::uint8_t> r(toServer_.unparsed(), size);
     tracker_.holdFree(r);
@@ -164,8 +227,25 @@ void Session::sendOwnTranslated(std::vector<std::uint8_t> request) {
   sendOwnRequest(std::move(request));
 }
 
+bool Session::passBodyThrough(std::size_t size) {
+  // Only PutImage: its pixels hold no ids, its header all there is to translate.
+  constexpr std::uint8_t kPutImage = 72;
+  const std::uint8_t* p = toServer_.unparsed();
+  std::size_t have = toServer_.unparsedSize();
+  std::size_t header = 24 + (get16(&p[2]) == 0 ? 4 : 0);  // BIG-REQUESTS: 32-bit length
+  if (p[0] != kPutImage || have < header || size - have < BodyPassthrough::kMinBody) return false;
+  if (!body_.start(size - have)) return false;
+  std::span<std::uint8_t> head(toServer_.unparsed(), header);
+  tracker_.clientRequest(head);
+  sequences_.clientRequest();
+  if (translator_.active()) translator_.request(head, tracker_.requestLayout(p[0], p[1]));
+  toServer_.markParsed(have);
+  return true;
+}
+
 void Session::sendOwnRequest(std::vector<std::uint8_t> request,
                              std::function<void(std::span<const std::uint8_t>)> done) {
+  if (body_.active()) finishBody();
   std::uint64_t seq = sequences_.proxyRequest();
   if (done) ownReplies_[seq] = std::move(done);
   toServer_.insertParsed(request);

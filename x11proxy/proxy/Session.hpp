@@ -18,6 +18,7 @@
 #include "x11proxy/proto/SequenceMap.hpp"
 #include "x11proxy/proto/Tracker.hpp"
 #include "x11proxy/proto/Translator.hpp"
+#include "x11proxy/proxy/BodyPassthrough.hpp"
 #include "x11proxy/proxy/Stream.hpp"
 #include "x11proxy/proxy/Upstream.hpp"
 #include "x11proxy/reattach/ServerFetch.hpp"
@@ -71,7 +72,16 @@ class Session {
  private:
   bool handshake();
   void refuse(const std::string& reason);
+  // Reads what the client sent, in steps, and parses it.
+  void readRequests();
   void parseRequests();
+  // Starts passing the body of the large PutImage whose start is unparsed
+  // (`size` bytes in all) straight to the server; false when it is not one.
+  bool passBodyThrough(std::size_t size);
+  // Moves body bytes on, then (readOn) reads what follows the body;
+  // finishBody() waits until the whole body is across.
+  void pumpBody(bool readOn = true);
+  void finishBody();
   void parseServer();
   bool finished() const;
   // A request of the proxy's own, after what the client sent so far; `done`
@@ -93,6 +103,7 @@ class Session {
   std::unique_ptr<Upstream> upstream_;
   ServerView clientView_;  // the first server's, which the client keeps
   Stream toServer_, toClient_;
+  BodyPassthrough body_;
   bool setupDone_ = false, clientEof_ = false, serverEof_ = false, refused_ = false;
   Tracker tracker_;
   Translator translator_;

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -10,7 +11,7 @@ namespace ckpt::x11 {
 
 Stream::Stream() : buf_(kChunk) {}
 
-bool Stream::fill(int fd) {
+bool Stream::fill(int fd, std::size_t most) {
   lastFill_ = 0;
   // Everything the socket holds, in as few reads as the buffer allows: each
   // return to poll() costs more than the copy (bulk drawing moves megabytes).
@@ -26,14 +27,14 @@ bool Stream::fill(int fd) {
         buf_.resize(buf_.size() * 2);
       }
     }
-    std::size_t room = buf_.size() - end_;
+    std::size_t room = std::min(buf_.size() - end_, most - lastFill_);
     ssize_t n = ::read(fd, buf_.data() + end_, room);
     if (n == 0) return false;
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     end_ += std::size_t(n);
     lastFill_ += std::size_t(n);
     // A short read drained the socket; a full one may have left more.
-    if (std::size_t(n) < room || full()) return true;
+    if (std::size_t(n) < room || full() || lastFill_ == most) return true;
   }
 }
 

@@ -12,8 +12,9 @@ namespace ckpt::x11 {
 class Stream {
  public:
   Stream();
-  // Reads what fd has (nonblocking); false on end of file or error.
-  bool fill(int fd);
+  // Reads what fd has, or at most `most` bytes of it (nonblocking); false on
+  // end of file or error.
+  bool fill(int fd, std::size_t most = SIZE_MAX);
   // How many bytes the last fill() read.
   std::size_t lastFill() const { return lastFill_; }
   // Writes the whole messages parsed so far; false on a write error.
