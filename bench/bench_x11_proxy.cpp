@@ -1,10 +1,12 @@
 // The cost of ckpt's X11 proxy: round trips (GetInputFocus) and bulk drawing
 // (PutImage into a pixmap, then one round trip) against a private Xvfb,
-// directly and through `ckpt x11 run`, best of several runs each.
+// directly and through `ckpt x11 run`, best of several runs each; and the
+// CPU time the proxy adds per gigabyte drawn.
 //
 //   bench_x11_proxy [--roundtrips N] [--images N]     (default: 20000 2000)
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xcb/xcb.h>
@@ -61,10 +63,16 @@ int client(int roundtrips, int images) {
   return 0;
 }
 
-// Runs argv with DISPLAY set; returns what it printed.
-std::string capture(const std::vector<std::string>& argv, const std::string& display) {
+// What a run printed, and the CPU time it used (with its children's).
+struct Run {
+  std::string out;
+  double cpuSeconds = 0;
+};
+
+// Runs argv with DISPLAY set.
+Run capture(const std::vector<std::string>& argv, const std::string& display) {
   int fds[2];
-  if (pipe(fds) != 0) return "";
+  if (pipe(fds) != 0) return {};
   pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], 1);
@@ -77,13 +85,16 @@ std::string capture(const std::vector<std::string>& argv, const std::string& dis
     _exit(127);
   }
   close(fds[1]);
-  std::string out;
+  Run run;
   char buf[256];
   ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, std::size_t(n));
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) run.out.append(buf, std::size_t(n));
   close(fds[0]);
-  waitpid(pid, nullptr, 0);
-  return out;
+  rusage usage{};
+  wait4(pid, nullptr, 0, &usage);
+  auto sec = [](timeval t) { return double(t.tv_sec) + double(t.tv_usec) / 1e6; };
+  run.cpuSeconds = sec(usage.ru_utime) + sec(usage.ru_stime);
+  return run;
 }
 
 Figures parse(const std::string& out) {
@@ -134,15 +145,27 @@ int main(int argc, char** argv) {
   proxied.insert(proxied.end(), args.begin(), args.end());
   int status = 0;
   try {
-    Figures direct = parse(capture(args, display));
-    Figures through = parse(capture(proxied, display));
+    Figures direct = parse(capture(args, display).out);
+    Figures through = parse(capture(proxied, display).out);
+    // The proxy's own CPU per gigabyte drawn, from runs of images alone: on
+    // a busy machine this holds still where bandwidths do not.
+    std::vector<std::string> bulk{self, "--client", "--roundtrips",
+                                  "1",  "--images", std::to_string(images)};
+    std::vector<std::string> bulkProxied{CKPT_BINARY, "x11", "run", "--"};
+    bulkProxied.insert(bulkProxied.end(), bulk.begin(), bulk.end());
+    double gigabytes = double(kSide) * kSide * 4 * images * kRuns / 1e9;
+    double clientCpu = capture(bulk, display).cpuSeconds;
+    double proxyCpu = capture(bulkProxied, display).cpuSeconds - clientCpu;
     fmt::print("X11 proxy on Xvfb ({} round trips, {} PutImage of {} KiB; best of {})\n",
                roundtrips, images, kSide * kSide * 4 / 1024, kRuns);
-    fmt::print("{:<22} {:>12} {:>14} {:>10}\n", "", "direct", "through proxy", "overhead");
-    fmt::print("{:<22} {:>9.1f} us {:>11.1f} us {:>9.0f}%\n", "round trip", direct.roundtripUs,
+    fmt::print("{:<24} {:>12} {:>14} {:>10}\n", "", "direct", "through proxy", "overhead");
+    fmt::print("{:<24} {:>9.1f} us {:>11.1f} us {:>9.0f}%\n", "round trip", direct.roundtripUs,
                through.roundtripUs, 100 * (through.roundtripUs / direct.roundtripUs - 1));
-    fmt::print("{:<22} {:>7.0f} MB/s {:>9.0f} MB/s {:>9.0f}%\n", "bulk drawing (PutImage)",
+    fmt::print("{:<24} {:>7.0f} MB/s {:>9.0f} MB/s {:>9.0f}%\n", "bulk drawing (PutImage)",
                direct.bulkMBps, through.bulkMBps, 100 * (direct.bulkMBps / through.bulkMBps - 1));
+    fmt::print("{:<24} {:>9.0f} ms {:>11.0f} ms  (the proxy's: {:.0f}% of the client's)\n",
+               "CPU per GB drawn", 1e3 * clientCpu / gigabytes,
+               1e3 * (clientCpu + proxyCpu) / gigabytes, 100 * proxyCpu / clientCpu);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_x11_proxy: %s\n", e.what());
     status = 1;
