@@ -55,7 +55,10 @@ bool Session::finished() const {
 }
 
 bool Session::onClient(short revents) {
-  if (revents & (POLLIN | POLLHUP | POLLERR)) {
+  // A checkpoint taken since the poll (the hook runs in the same loop round)
+  // holds the client's requests where they are: read now, they would be
+  // translated for the old server and sent to the new one.
+  if ((revents & (POLLIN | POLLHUP | POLLERR)) && !checkpoint_) {
     if (body_.active()) {
       pumpBody();
     } else {
