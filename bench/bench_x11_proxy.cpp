@@ -1,12 +1,18 @@
 // The cost of ckpt's X11 proxy: round trips (GetInputFocus) and bulk drawing
 // (PutImage into a pixmap, then one round trip) against a private Xvfb,
-// directly and through `ckpt x11 run`, best of several runs each; and the
-// CPU time the proxy adds per gigabyte drawn.
+// directly, through `ckpt x11 run`, and through a bare relay that splices
+// bytes and parses nothing (the floor for any proxy process on this
+// machine: what one more hop costs here), best of several runs each; and
+// the CPU time the proxy adds per gigabyte drawn.
 //
 //   bench_x11_proxy [--roundtrips N] [--images N]     (default: 20000 2000)
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <xcb/xcb.h>
@@ -104,6 +110,67 @@ Figures parse(const std::string& out) {
   return f;
 }
 
+// The floor for any proxy on this machine: a bare relay that splices bytes
+// between one client and the server, parsing nothing. Listens as display
+// :N (its socket file), serves one connection, returns when it ends.
+[[noreturn]] void bareRelay(int listener, const std::string& serverSocket) {
+  int client = accept(listener, nullptr, nullptr);
+  int server = socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", serverSocket.c_str());
+  if (client < 0 || connect(server, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) _exit(1);
+  struct Way {
+    int from, to, pipe[2];
+    std::size_t inPipe;
+  } ways[2] = {{client, server, {-1, -1}, 0}, {server, client, {-1, -1}, 0}};
+  for (auto& w : ways) {
+    if (pipe2(w.pipe, O_NONBLOCK) != 0) _exit(1);
+    fcntl(w.pipe[1], F_SETPIPE_SZ, 1 << 20);
+    fcntl(w.from, F_SETFL, O_NONBLOCK);
+  }
+  for (;;) {
+    pollfd fds[2];
+    for (int i = 0; i < 2; ++i) fds[i] = {ways[i].from, short(ways[i].inPipe ? 0 : POLLIN), 0};
+    // Bytes waiting in a pipe: wait for their destination instead.
+    for (int i = 0; i < 2; ++i)
+      if (ways[i].inPipe) fds[i] = {ways[i].to, POLLOUT, 0};
+    poll(fds, 2, -1);
+    for (auto& w : ways) {
+      if (!w.inPipe) {
+        ssize_t n =
+            splice(w.from, nullptr, w.pipe[1], nullptr, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n == 0) _exit(0);
+        if (n > 0) w.inPipe = std::size_t(n);
+      }
+      while (w.inPipe) {
+        ssize_t n =
+            splice(w.pipe[0], nullptr, w.to, nullptr, w.inPipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n <= 0) break;
+        w.inPipe -= std::size_t(n);
+      }
+    }
+  }
+}
+
+// Starts bareRelay in a child on a free display number; returns it (or "").
+std::string startBareRelay(const std::string& serverDisplay, pid_t& relay) {
+  int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  for (int n = 6000 + getpid() % 1000; n < 7000 + getpid() % 1000; ++n) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/.X11-unix/X%d", n);
+    if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) continue;
+    listen(listener, 1);
+    relay = fork();
+    if (relay == 0) bareRelay(listener, "/tmp/.X11-unix/X" + serverDisplay.substr(1));
+    close(listener);
+    return ":" + std::to_string(n);
+  }
+  close(listener);
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -147,6 +214,12 @@ int main(int argc, char** argv) {
   try {
     Figures direct = parse(capture(args, display).out);
     Figures through = parse(capture(proxied, display).out);
+    pid_t relayPid = -1;
+    std::string relayDisplay = startBareRelay(display, relayPid);
+    if (relayDisplay.empty()) throw std::runtime_error("no display for the bare relay");
+    Figures relay = parse(capture(args, relayDisplay).out);
+    waitpid(relayPid, nullptr, 0);
+    unlink(("/tmp/.X11-unix/X" + relayDisplay.substr(1)).c_str());
     // The proxy's own CPU per gigabyte drawn, from runs of images alone: on
     // a busy machine this holds still where bandwidths do not.
     std::vector<std::string> bulk{self, "--client", "--roundtrips",
@@ -158,11 +231,21 @@ int main(int argc, char** argv) {
     double proxyCpu = capture(bulkProxied, display).cpuSeconds - clientCpu;
     fmt::print("X11 proxy on Xvfb ({} round trips, {} PutImage of {} KiB; best of {})\n",
                roundtrips, images, kSide * kSide * 4 / 1024, kRuns);
-    fmt::print("{:<24} {:>12} {:>14} {:>10}\n", "", "direct", "through proxy", "overhead");
-    fmt::print("{:<24} {:>9.1f} us {:>11.1f} us {:>9.0f}%\n", "round trip", direct.roundtripUs,
-               through.roundtripUs, 100 * (through.roundtripUs / direct.roundtripUs - 1));
-    fmt::print("{:<24} {:>7.0f} MB/s {:>9.0f} MB/s {:>9.0f}%\n", "bulk drawing (PutImage)",
-               direct.bulkMBps, through.bulkMBps, 100 * (direct.bulkMBps / through.bulkMBps - 1));
+    fmt::print("{:<24} {:>12} {:>14} {:>10} {:>14} {:>10}\n", "", "direct", "through proxy",
+               "overhead", "bare relay", "overhead");
+    auto slower = [](double a, double b) { return 100 * (a / b - 1); };
+    fmt::print("{:<24} {:>9.1f} us {:>11.1f} us {:>9.0f}% {:>11.1f} us {:>9.0f}%\n", "round trip",
+               direct.roundtripUs, through.roundtripUs,
+               slower(through.roundtripUs, direct.roundtripUs), relay.roundtripUs,
+               slower(relay.roundtripUs, direct.roundtripUs));
+    fmt::print("{:<24} {:>7.0f} MB/s {:>9.0f} MB/s {:>9.0f}% {:>9.0f} MB/s {:>9.0f}%\n",
+               "bulk drawing (PutImage)", direct.bulkMBps, through.bulkMBps,
+               slower(direct.bulkMBps, through.bulkMBps), relay.bulkMBps,
+               slower(direct.bulkMBps, relay.bulkMBps));
+    fmt::print(
+        "{:<24} bulk drawing {:+.0f}%, round trip {:+.0f}% (what parsing and the model cost)\n",
+        "proxy over bare relay", slower(relay.bulkMBps, through.bulkMBps),
+        slower(through.roundtripUs, relay.roundtripUs));
     fmt::print("{:<24} {:>9.0f} ms {:>11.0f} ms  (the proxy's: {:.0f}% of the client's)\n",
                "CPU per GB drawn", 1e3 * clientCpu / gigabytes,
                1e3 * (clientCpu + proxyCpu) / gigabytes, 100 * proxyCpu / clientCpu);
