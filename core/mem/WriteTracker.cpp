@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -57,16 +58,17 @@ std::unique_ptr<WriteTracker> WriteTracker::open(pid_t pid, UniqueFd uffd) {
 }
 
 WriteTracker::~WriteTracker() {
-  // Unregistering also lifts the protection of every page, under the
-  // program's mmap lock: in steps, so that its page faults go on between them.
-  for (const Range& r : tracked_) {
-    for (uint64_t at = r.start; at < r.end;) {
-      const uint64_t to = std::min(r.end, (at / kStep + 1) * kStep);
-      uffdio_range range{at, to - at};
-      at = to;
-      ioctl(uffd_.get(), UFFDIO_UNREGISTER, &range);  // fails only where the mapping is gone
-    }
-  }
+  // Closing the context unregisters every mapping it tracks and lifts the
+  // protection of their pages, all under one hold of the program's mmap
+  // lock. Unregistering range by range instead lets the program run between
+  // calls with a mapping split where a call ended (a mapping grown in place
+  // by mremap reaches past the range it was registered with): its mremap of
+  // a block across the split then fails with EFAULT ("not one mapping").
+  auto t0 = std::chrono::steady_clock::now();
+  uffd_.reset();
+  log::debug(
+      "pid {}: write tracking ended in {:.1f} ms", pid_,
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
 void WriteTracker::reopenPagemap() {

@@ -37,8 +37,9 @@ class WriteTracker {
   // this kernel allows no asynchronous write-protect: the caller then
   // copies that process frozen.
   static std::unique_ptr<WriteTracker> open(pid_t pid, UniqueFd uffd);
-  // Unregisters every range and closes the context: the program's pages are
-  // plain again. (Should ckpt die instead, the kernel does the same when it
+  // Closes the context: the kernel unregisters every mapping and the
+  // program's pages are plain again, in one step the program cannot see
+  // half done. (Should ckpt die instead, the same happens when the kernel
   // closes ckpt's last reference.)
   ~WriteTracker();
   WriteTracker(const WriteTracker&) = delete;

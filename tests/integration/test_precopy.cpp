@@ -68,6 +68,22 @@ TEST_F(PreCopy, ThreadsWritingAllTheTime) {
   ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
 }
 
+TEST_F(PreCopy, ASecondDumpFindsEveryPage) {
+  // What the first dump's tracking leaves (write-protect bits would read as
+  // "not written since") must not hide pages from the next one.
+  pid_t pid = h.spawn({programPath("mem_live"), "64"});
+  for (int i = 0; i < 2; ++i) {
+    auto j = dumpJson(pid, h.imageDir(std::to_string(i)));
+    ASSERT_FALSE(j.is_null());
+    ASSERT_NO_FATAL_FAILURE(expectNoTracking(pid));
+  }
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after two dumps"));
+  ASSERT_TRUE(h.reapAll());
+  pid_t restored;
+  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir("1"), pid, &restored));
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the tree restored from the second dump"));
+}
+
 TEST_F(PreCopy, ThreadsWritingAllTheTimeKill) {
   pid_t pid = h.spawn({programPath("mem_live"), "64"});
   ASSERT_NO_FATAL_FAILURE(killRestoreAndCheck(pid, h.imageDir()));
