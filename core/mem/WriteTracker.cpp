@@ -14,6 +14,8 @@
 
 #include <fmt/format.h>
 
+#include "core/proc/ProcFiles.hpp"
+#include "core/proc/ProcParsers.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -59,7 +61,25 @@ std::unique_ptr<WriteTracker> WriteTracker::open(pid_t pid, UniqueFd uffd) {
 WriteTracker::~WriteTracker() {
   // Unregistering also lifts the protection of every page, under the
   // program's mmap lock: in steps, so that its page faults go on between them.
-  for (const Range& r : tracked_) {
+  // A mapping the program grew in place since it was registered is
+  // registered beyond the recorded range: unregistering only that range
+  // would split it until the fd is closed, and the program's own mremap of
+  // all of it would fail meanwhile. So each range is widened to the
+  // private anonymous mappings it touches now.
+  std::vector<Range> ranges = tracked_;
+  try {
+    for (const auto& m : proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", pid_)))) {
+      if (m.shared || m.inode != 0) continue;
+      for (Range& r : ranges)
+        if (m.start < r.end && r.start < m.end) {
+          r.start = std::min(r.start, m.start);
+          r.end = std::max(r.end, m.end);
+        }
+    }
+  } catch (const Error&) {
+    // Gone, or no maps to read: the recorded ranges, and the close does the rest.
+  }
+  for (const Range& r : ranges) {
     for (uint64_t at = r.start; at < r.end;) {
       const uint64_t to = std::min(r.end, (at / kStep + 1) * kStep);
       uffdio_range range{at, to - at};
