@@ -25,6 +25,7 @@ struct DumpOptions {
   std::string compress;                          // --compress zstd[:LEVEL]
   std::string parent;                            // --parent DIR: incremental on that image
   bool preCopy = true;                           // off with --no-pre-copy
+  double preCopyMinMib = 8;                      // --pre-copy-min MIB
 };
 
 struct RestoreOptions {

@@ -53,6 +53,7 @@ DumpSummary dumpOnce(const DumpOptions& opts, bool pageHashes,
                   pageHashes,
                   std::move(beforeRelease)};
   req.preCopy = opts.preCopy;
+  req.preCopyMinBytes = uint64_t(std::llround(opts.preCopyMinMib * 1048576.0));
   DumpSummary s = dumpTree(req);
   log::info(
       "dumped {} processes, {} threads: {:.1f} MiB of pages stored ({:.1f} MiB on disk), {} zero "

@@ -95,6 +95,12 @@ exits with the restored root's status (128+N if killed by signal N).
   dumpCmd->add_flag("!--no-pre-copy", dump.preCopy,
                     "Copy all memory while the tree is frozen (or from a copy-on-write "
                     "snapshot) instead of tracking written pages while it runs");
+  dumpCmd
+      ->add_option("--pre-copy-min", dump.preCopyMinMib,
+                   "Pre-copy only processes with more than this many MiB of private "
+                   "memory; smaller ones are copied while frozen, which is quicker (default "
+                   "8; 0 pre-copies every process)")
+      ->check(CLI::Range(0.0, 1e9));
   dumpCmd->add_option("--parent", dump.parent,
                       "Store only the pages that changed since the image PARENT (compared by "
                       "content); restore then needs PARENT at the same path");

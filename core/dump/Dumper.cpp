@@ -146,9 +146,18 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   // once the tree runs again.
   std::optional<PreCopy> precopy;
   if (req.preCopy && !compression.enabled() && !parent)
-    precopy.emplace(req.root, writer, wantHashes);
+    precopy.emplace(req.root, writer, wantHashes, req.preCopyMinBytes);
   std::vector<std::unique_ptr<MemorySnapshot>> snapshots;
   std::optional<TreeFreezer> freezer;
+  // The code injection needs, searched for while the tree runs (a search
+  // through the root's libc takes a millisecond or two): frozen, each
+  // process that maps the same libc only has the bytes checked.
+  GadgetCache gadgets;
+  try {
+    RollbackGadgets::find(req.root, &gadgets);
+  } catch (const Error& e) {
+    log::debug("pid {}: {}; injection code is searched for frozen", req.root, e.what());
+  }
   auto tFreeze = Clock::now();
   freezer.emplace(req.root);
   freezer->freeze();
@@ -182,7 +191,7 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
   auto& frozen = freezer->processes();
   for (auto& fp : frozen) {
     image::Process p;
-    dumpProcessState(fp, p, fds);
+    dumpProcessState(fp, p, fds, gadgets);
     sum.threads += p.threads.size();
     img.processes.push_back(std::move(p));
   }
@@ -226,23 +235,25 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
     account(p, st, hashes);
   };
   log::debug("process state saved after {:.1f} ms", ms(Clock::now() - t0));
+  VmFlagsSource known;
+  if (precopy)
+    known = [&](pid_t pid, const std::vector<proc::MapsEntry>& maps) {
+      return precopy->known(pid, maps);
+    };
+  bool copiedSmall = false;
   for (size_t i = 0; i < frozen.size(); ++i) {
     if (frozen[i].zombie) continue;
+    describeProcessMemory(frozen[i], img.processes[i], img, writer, known);
     if (precopy && precopy->tracks(frozen[i].pid)) {
-      log::debug("pid {}: describing memory after {:.1f} ms", frozen[i].pid, ms(Clock::now() - t0));
-      describeProcessMemory(frozen[i], img.processes[i], img, writer,
-                            [&](pid_t pid, const std::vector<proc::MapsEntry>& maps) {
-                              return precopy->vmflags(pid, maps);
-                            });
       precopy->copyFrozen(frozen[i], img.processes[i]);
       continue;
     }
-    describeProcessMemory(frozen[i], img.processes[i], img, writer);
     // Small processes are copied at once: as quick as a fork, and nothing
     // to reap. (Sizes from the mappings: a pagemap scan would cost the
-    // freeze ~15 ms per GiB.)
+    // freeze ~15 ms per GiB.) So are those pre-copy found small.
     std::unique_ptr<MemorySnapshot> snap;
-    if (!req.kill && anonymousBytes(img.processes[i].vmas) > kSnapshotMinBytes)
+    const bool small = precopy && precopy->small(frozen[i].pid);
+    if (!req.kill && !small && anonymousBytes(img.processes[i].vmas) > kSnapshotMinBytes)
       snap = MemorySnapshot::take(frozen[i], img.processes[i].vmas);
     if (snap) {
       pagesFrom[i] = snap->pid();
@@ -252,6 +263,10 @@ static DumpSummary dumpFrozen(const DumpRequest& req, const hooks::DumpHooks& ho
       progress.addTotal(plan.pages * image::kPageSize);
       savePages(i, frozen[i].pid, plan);
       sum.bytesCopiedFrozen += plan.pages * image::kPageSize;
+      if (small && !copiedSmall) {
+        copiedSmall = true;
+        fault::point("dump.precopy-small");
+      }
     }
   }
   if (precopy) {

@@ -33,6 +33,9 @@ struct DumpRequest {
   // (compression, a parent image, page hashes, no userfaultfd), memory is
   // copied frozen or from a copy-on-write snapshot.
   bool preCopy = true;
+  // With pre-copy, processes with at most this much private memory are
+  // copied frozen instead (PreCopy.hpp says why); 0 pre-copies every one.
+  uint64_t preCopyMinBytes = 8ull << 20;
 };
 
 struct DumpSummary {

@@ -17,6 +17,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -82,6 +84,28 @@ std::vector<Range> clip(const std::vector<Range>& a, uint64_t lo, uint64_t hi) {
   return out;
 }
 
+// The processes of the tree of `root` as /proc shows them now, the tree
+// running: a hint (the freeze finds the tree as it really is).
+std::vector<pid_t> treeNow(pid_t root) {
+  std::vector<pid_t> out{root};
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator(fmt::format("/proc/{}/task", out[i]), ec)) {
+      std::string children;
+      try {
+        children = proc::readProcFile(task.path().string() + "/children");
+      } catch (const Error&) {
+        continue;  // gone
+      }
+      std::istringstream in(children);
+      for (pid_t c; in >> c;)
+        if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // A userfaultfd for the address space of `fp`, which must be frozen. Made
 // by a helper child sharing its memory but not its fds (HeldChild), so that
 // a ckpt killed at any moment leaves no fd behind in the program: the
@@ -133,17 +157,14 @@ struct PreCopy::Tracked {
   std::vector<Range> uncopied;
   // Per mapping of the image record, the pages it holds (set frozen).
   std::vector<std::vector<PageLedger::Range>> keep;
-  // The mappings and their flags at the end of pre-copy.
-  std::vector<proc::MapsEntry> mapsBefore;
-  VmFlagsMap flagsBefore;
 };
 
-PreCopy::PreCopy(pid_t root, image::ImageWriter& writer, bool pageHashes)
+PreCopy::PreCopy(pid_t root, image::ImageWriter& writer, bool pageHashes, uint64_t smallBytes)
     : writer_(writer), pageHashes_(pageHashes) {
   using Clock = std::chrono::steady_clock;
   auto t0 = Clock::now();
   std::vector<pid_t> jobStopped;
-  {
+  if (chooseSmall(root, smallBytes)) {
     // Stopped only to make each process's userfaultfd (an injected call).
     TreeFreezer brief(root);
     brief.freeze();
@@ -173,19 +194,14 @@ PreCopy::PreCopy(pid_t root, image::ImageWriter& writer, bool pageHashes)
     // On disk now, so that the commit's fsync (frozen, with --kill) has
     // little left to do.
     if (fdatasync(t->file->fd()) != 0) throwErrno("syncing " + t->file->path());
-    // Read now, not frozen: smaps walks every page (core/mem/VmFlagsCarry.hpp).
-    try {
-      const std::string dir = fmt::format("/proc/{}/", t->pid);
-      t->mapsBefore = proc::parseMaps(proc::readProcFile(dir + "maps"));
-      t->flagsBefore = proc::parseSmapsVmFlags(proc::readProcFile(dir + "smaps"));
-    } catch (const Error& e) {
-      log::debug("pid {}: {}", t->pid, e.what());  // gone: the freeze finds out
-    }
+    lookAt(t->pid);
   }
   log::debug(
-      "pre-copy: {} processes tracked in {:.1f} ms, {} rounds, {:.1f} MiB copied in {:.1f} ms",
-      tracked_.size(), std::chrono::duration<double, std::milli>(tTracked - t0).count(),
-      stats_.rounds, stats_.bytesRunning / 1048576.0,
+      "pre-copy: {} processes tracked ({} small ones left to the freeze) in {:.1f} ms, {} "
+      "rounds, {:.1f} MiB copied in {:.1f} ms",
+      tracked_.size(), small_.size(),
+      std::chrono::duration<double, std::milli>(tTracked - t0).count(), stats_.rounds,
+      stats_.bytesRunning / 1048576.0,
       std::chrono::duration<double, std::milli>(Clock::now() - tTracked).count());
 }
 
@@ -197,9 +213,47 @@ void PreCopy::release() {
   tracked_.clear();
 }
 
+bool PreCopy::chooseSmall(pid_t root, uint64_t smallBytes) {
+  if (smallBytes == 0) return true;
+  bool large = false;
+  for (pid_t pid : treeNow(root)) {
+    proc::ProcStatus st;
+    try {
+      st = proc::parseStatus(proc::readProcFile(fmt::format("/proc/{}/status", pid)));
+    } catch (const Error&) {
+      continue;  // gone
+    }
+    if (!st.rss_anon_kb) continue;  // a zombie
+    if (((*st.rss_anon_kb + st.vm_swap_kb.value_or(0)) << 10) > smallBytes) {
+      large = true;
+      continue;
+    }
+    small_.insert(pid);
+    lookAt(pid);
+  }
+  return large;
+}
+
+void PreCopy::lookAt(pid_t pid) {
+  // Read now, not frozen: smaps walks every page (core/mem/VmFlagsCarry.hpp).
+  try {
+    const std::string dir = fmt::format("/proc/{}/", pid);
+    Look& look = looks_[pid];
+    look.maps = proc::parseMaps(proc::readProcFile(dir + "maps"));
+    const std::string text = proc::readProcFile(dir + "smaps");
+    look.flags = proc::parseSmapsVmFlags(text);
+    if (look.hugeMaps.empty()) {
+      look.hugeMaps = look.maps;
+      look.anonHugeKb = proc::parseSmapsAnonHugePages(text);
+    }
+  } catch (const Error& e) {
+    log::debug("pid {}: {}", pid, e.what());  // gone: the freeze finds out
+  }
+}
+
 void PreCopy::track(std::vector<FrozenProcess>& processes) {
   for (FrozenProcess& fp : processes) {
-    if (fp.zombie || fp.stopped || fp.threads.empty()) continue;
+    if (fp.zombie || fp.stopped || fp.threads.empty() || small(fp.pid)) continue;
     UniqueFd uffd = makeUserfaultfd(fp);
     if (!uffd) continue;
     auto tracker = WriteTracker::open(fp.pid, std::move(uffd));
@@ -213,8 +267,8 @@ void PreCopy::track(std::vector<FrozenProcess>& processes) {
   for (auto it = tracked_.begin(); it != tracked_.end();) {
     Tracked& t = **it;
     const std::string dir = fmt::format("/proc/{}/", t.pid);
-    auto maps = proc::parseMaps(proc::readProcFile(dir + "maps"));
-    auto flags = proc::parseSmapsVmFlags(proc::readProcFile(dir + "smaps"));
+    const std::string smaps = proc::readProcFile(dir + "smaps");
+    auto flags = proc::parseSmapsVmFlags(smaps);
     // A program with userfaultfd areas of its own: the write-protect bits
     // the last look reads could be its own, so it is not tracked at all.
     bool foreign = false;
@@ -225,6 +279,11 @@ void PreCopy::track(std::vector<FrozenProcess>& processes) {
       it = tracked_.erase(it);
       continue;
     }
+    // Read last, just before registering: a mapping the program grows
+    // meanwhile would be split by registering it at its old size (and the
+    // program's own mremap of the whole of it would then fail until the
+    // tracker is gone), so the time between the two is kept short.
+    auto maps = proc::parseMaps(proc::readProcFile(dir + "maps"));
     for (const auto& m : maps) {
       image::VmaKind kind;
       try {
@@ -234,6 +293,10 @@ void PreCopy::track(std::vector<FrozenProcess>& processes) {
       }
       if (kind == image::VmaKind::Anonymous) t.tracker->track(m.start, m.end);
     }
+    // Huge pages as the program has them: write tracking splits those it writes.
+    Look& look = looks_[t.pid];
+    look.hugeMaps = std::move(maps);
+    look.anonHugeKb = proc::parseSmapsAnonHugePages(smaps);
     t.file = &writer_.dataFile(fmt::format("pages-{}.img", t.pid));
     t.pages = std::make_unique<image::PageFileWriter>(*t.file, image::Compression{}, nullptr);
     ++it;
@@ -273,6 +336,10 @@ uint64_t PreCopy::copyRanges(Tracked& t, const std::vector<PageLedger::Range>& r
 }
 
 void PreCopy::copyRounds() {
+  if (tracked_.empty()) {
+    fault::point("dump.precopy");
+    return;  // no rounds: everything is copied frozen
+  }
   uint64_t previous = 0;
   for (int round = 0; round < kMaxRounds; ++round) {
     uint64_t bytes = 0;
@@ -321,14 +388,17 @@ bool PreCopy::tracks(pid_t pid) const {
   return find(pid) != nullptr;
 }
 
-std::optional<VmFlagsMap> PreCopy::vmflags(pid_t pid,
-                                           const std::vector<proc::MapsEntry>& maps) const {
-  const Tracked* t = find(pid);
-  if (!t || t->mapsBefore.empty()) return std::nullopt;
-  auto flags = carryVmFlags(t->mapsBefore, t->flagsBefore, maps);
-  if (!flags)
+std::optional<KnownMappings> PreCopy::known(pid_t pid,
+                                            const std::vector<proc::MapsEntry>& maps) const {
+  auto it = looks_.find(pid);
+  if (it == looks_.end() || it->second.maps.empty()) return std::nullopt;
+  const Look& look = it->second;
+  auto flags = carryVmFlags(look.maps, look.flags, maps);
+  if (!flags) {
     log::debug("pid {}: a shared mapping changed during pre-copy; smaps read frozen", pid);
-  return flags;
+    return std::nullopt;
+  }
+  return KnownMappings{std::move(*flags), carryAnonHuge(look.hugeMaps, look.anonHugeKb, maps)};
 }
 
 void PreCopy::copyFrozen(const FrozenProcess& fp, image::Process& p) {

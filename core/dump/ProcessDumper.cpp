@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <optional>
 
@@ -127,10 +128,21 @@ void dumpThreadInside(RemoteSyscalls& rs, RemoteMemory& mem, RemotePtr scratch, 
   th.clear_tid_address = mem.readValue<uint64_t>(scratch);
 }
 
-void dumpSignalsAndTimers(pid_t pid, RemoteSyscalls& rs, RemoteMemory& mem, RemotePtr scratch,
-                          image::Process& out) {
+// The signals whose action is not the default one: those /proc/PID/status
+// shows caught or ignored, and SIGCHLD, whose SA_NOCLDSTOP / SA_NOCLDWAIT
+// flags matter with the default action too. Any other signal is at SIG_DFL
+// (the program may have set flags or a mask with it, which have no effect
+// and are not kept): asking for its action would be one injected call each,
+// most of the calls of a small process.
+uint64_t signalsToAsk(const proc::ProcStatus& status) {
+  return status.sig_cgt | status.sig_ign | (1ull << (SIGCHLD - 1));
+}
+
+void dumpSignalsAndTimers(pid_t pid, const proc::ProcStatus& status, RemoteSyscalls& rs,
+                          RemoteMemory& mem, RemotePtr scratch, image::Process& out) {
+  const uint64_t ask = signalsToAsk(status);
   for (int sig = 1; sig <= 64; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (sig == SIGKILL || sig == SIGSTOP || !(ask & (1ull << (sig - 1)))) continue;
     rs.check(fmt::format("rt_sigaction({})", sig), SYS_rt_sigaction, sig, 0, scratch.addr(), 8);
     auto ka = mem.readValue<kernel::Sigaction>(scratch);
     if (ka.handler == 0 && ka.flags == 0 && ka.mask == 0) continue;  // default: nothing to restore
@@ -213,7 +225,8 @@ void dumpOutside(pid_t pid, const proc::ProcStat& stat, const proc::ProcStatus& 
 
 }  // namespace
 
-void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds) {
+void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds,
+                      GadgetCache& gadgetCache) {
   pid_t pid = fp.pid;
   out.pid = pid;
   out.ppid = fp.ppid;
@@ -228,23 +241,29 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
     out.comm = stat.comm;
     return;
   }
+  using Clock = std::chrono::steady_clock;
+  auto us = [](Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); };
+  auto t0 = Clock::now();
   auto status = proc::parseStatus(proc::readProcFile(procPath(pid, "status")));
   dumpOutside(pid, stat, status, out);
 
   for (auto& t : fp.threads) out.threads.push_back(dumpThreadOutside(t, pid));
   out.pending_shared = fp.threads.front().peekPendingSignals(true);
 
+  auto tOutside = Clock::now();
   RemoteMemory mem(pid);
   RemotePtr insn = syscallInsnOf(pid);
+  Clock::time_point tGadgets, tThreads, tSignals;
   {
     // On the CPU the leader last ran on, where it wakes for every call.
     CpuPin pin(stat.processor);
     // Every injected call here is a query, run from a rollback frame on the
     // thread's own stack when possible: nothing is mapped, nothing is left
     // behind, and a ckpt killed meanwhile cannot spoil the thread.
-    auto gadgets = RollbackGadgets::find(pid);
+    auto gadgets = RollbackGadgets::find(pid, &gadgetCache);
     if (!gadgets) log::debug("pid {}: no rollback code found; injecting without a safety net", pid);
     const RollbackGadgets* rollback = gadgets ? &*gadgets : nullptr;
+    tGadgets = Clock::now();
     RemoteSyscalls main(fp.threads.front(), insn, rollback);
     std::optional<RemoteScratch> mapped;
     RemotePtr shared = main.stackScratch();
@@ -254,9 +273,17 @@ void dumpProcessState(FrozenProcess& fp, image::Process& out, FdDumpContext& fds
       RemoteSyscalls rs(fp.threads[i], insn, rollback);
       dumpThreadInside(rs, mem, rs.stackScratch() ? rs.stackScratch() : shared, out.threads[i]);
     }
-    dumpSignalsAndTimers(pid, main, mem, shared, out);
+    tThreads = Clock::now();
+    dumpSignalsAndTimers(pid, status, main, mem, shared, out);
+    tSignals = Clock::now();
     dumpFds(pid, out, fds, main);
   }
+  log::debug(
+      "pid {}: state read in {:.0f} us: outside {:.0f}, gadgets {:.0f}, threads {:.0f}, signals "
+      "and timers {:.0f}, fds {:.0f} ({} fds) and letting go",
+      pid, us(Clock::now() - t0), us(tOutside - t0), us(tGadgets - tOutside),
+      us(tThreads - tGadgets), us(tSignals - tThreads), us(Clock::now() - tSignals),
+      out.fds.size());
   fault::point("dump.fds");
 }
 
@@ -266,19 +293,22 @@ void describeProcessMemory(const FrozenProcess& fp, image::Process& out, image::
   pid_t pid = fp.pid;
   // Read after the injected calls are done: our scratch area is gone again.
   auto maps = proc::parseMaps(proc::readProcFile(procPath(pid, "maps")));
-  std::optional<VmFlagsMap> known;
+  std::optional<KnownMappings> known;
   if (knownFlags) known = knownFlags(pid, maps);
   // Pre-copy read smaps before the freeze (reading it frozen costs 0.1-0.2 s a GiB).
-  std::string smaps = known ? std::string() : proc::readProcFile(procPath(pid, "smaps"));
-  auto vmflags = known ? std::move(*known) : proc::parseSmapsVmFlags(smaps);
+  if (!known) {
+    const std::string smaps = proc::readProcFile(procPath(pid, "smaps"));
+    known.emplace();
+    known->flags = proc::parseSmapsVmFlags(smaps);
+    for (const auto& [start, kb] : proc::parseSmapsAnonHugePages(smaps))
+      if (kb > 0) known->anonHuge.insert(start);
+  }
   out.pages_file = fmt::format("pages-{}.img", pid);
-  describeMemory(pid, maps, vmflags, out.vmas, img, writer);
+  describeMemory(pid, maps, known->flags, out.vmas, img, writer);
   // Huge pages the kernel gave without "hg" (THP "always") are worth
-  // getting back as well (known only where smaps was read here).
-  auto huge = proc::parseSmapsAnonHugePages(smaps);
+  // getting back as well.
   for (auto& v : out.vmas)
-    if (auto it = huge.find(v.start);
-        it != huge.end() && it->second > 0 && !v.shared && v.kind == image::VmaKind::Anonymous)
+    if (known->anonHuge.count(v.start) && !v.shared && v.kind == image::VmaKind::Anonymous)
       v.anon_huge = true;
 }
 

@@ -64,3 +64,25 @@ std::optional<VmFlagsMap> carryVmFlags(const std::vector<proc::MapsEntry>& befor
 }
 
 }  // namespace ckpt
+
+namespace ckpt {
+
+std::set<uint64_t> carryAnonHuge(const std::vector<proc::MapsEntry>& before,
+                                 const std::map<uint64_t, uint64_t>& beforeHugeKb,
+                                 const std::vector<proc::MapsEntry>& now) {
+  std::set<uint64_t> out;
+  for (const auto& m : now) {
+    if (m.shared || (!m.path.empty() && m.path[0] != '[')) continue;
+    for (const auto& b : before) {
+      if (b.end <= m.start || m.end <= b.start || b.shared || b.inode != m.inode) continue;
+      auto it = beforeHugeKb.find(b.start);
+      if (it != beforeHugeKb.end() && it->second > 0) {
+        out.insert(m.start);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace ckpt

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,5 +27,18 @@ using VmFlagsMap = std::map<uint64_t, std::vector<std::string>>;
 std::optional<VmFlagsMap> carryVmFlags(const std::vector<proc::MapsEntry>& before,
                                        const VmFlagsMap& beforeFlags,
                                        const std::vector<proc::MapsEntry>& now);
+
+// The private anonymous mappings of `now` (by start) that overlap one of
+// `before` whose smaps showed AnonHugePages (`beforeHugeKb`, start -> kB):
+// the kernel gave them transparent huge pages, which restore asks for again.
+std::set<uint64_t> carryAnonHuge(const std::vector<proc::MapsEntry>& before,
+                                 const std::map<uint64_t, uint64_t>& beforeHugeKb,
+                                 const std::vector<proc::MapsEntry>& now);
+
+// What smaps would tell at the freeze, known without reading it then.
+struct KnownMappings {
+  VmFlagsMap flags;
+  std::set<uint64_t> anonHuge;  // as carryAnonHuge()
+};
 
 }  // namespace ckpt

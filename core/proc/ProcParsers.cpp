@@ -410,6 +410,13 @@ ProcStatus parseStatus(std::string_view text) {
       int32_t v = 0;
       num(v);
       st.seccomp = v;
+    } else if (key == "RssAnon" || key == "VmSwap") {
+      uint64_t kb = 0;
+      if (!value.ends_with(" kB")) bad();
+      value.remove_suffix(3);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      num(kb);
+      (key == "RssAnon" ? st.rss_anon_kb : st.vm_swap_kb) = kb;
     }
   });
   // Printed for every task, zombies and kernel threads included, by every

@@ -100,6 +100,10 @@ struct ProcStatus {
   uint64_t cap_amb = 0;              // 0 when missing (before 4.3: no ambient set)
   std::optional<bool> no_new_privs;  // missing before 4.10
   std::optional<int32_t> seccomp;    // SECCOMP_MODE_*; missing without CONFIG_SECCOMP
+  // Private anonymous memory resident and swapped out, in kB: missing for
+  // zombies and kernel threads (no mm).
+  std::optional<uint64_t> rss_anon_kb;
+  std::optional<uint64_t> vm_swap_kb;
 };
 
 ProcStatus parseStatus(std::string_view text);

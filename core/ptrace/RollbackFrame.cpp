@@ -64,13 +64,43 @@ struct FpxSwBytes {
 const std::string_view kSyscallRet("\x0f\x05\xc3", 3);
 const std::string_view kRestoreRt("\x48\xc7\xc0\x0f\x00\x00\x00\x0f\x05", 9);
 
+// The address of a cached gadget in a process with these (executable, file) mappings,
+// if its bytes are there.
+RemotePtr lookUp(const std::vector<proc::MapsEntry>& maps, RemoteMemory& mem,
+                 const GadgetCache::Where& w, std::string_view bytes) {
+  for (const auto& m : maps) {
+    if (m.dev != w.dev || m.inode != w.inode || w.filePos < m.offset ||
+        w.filePos + bytes.size() > m.offset + (m.end - m.start))
+      continue;
+    RemotePtr at(m.start + (w.filePos - m.offset));
+    std::string there(bytes.size(), '\0');
+    try {
+      mem.read(at, there.data(), there.size());
+    } catch (const Error&) {
+      return {};
+    }
+    return there == bytes ? at : RemotePtr();
+  }
+  return {};
+}
+
+GadgetCache::Where whereIs(const proc::MapsEntry& m, uint64_t at) {
+  return {m.dev, m.inode, m.offset + (at - m.start)};
+}
+
 }  // namespace
 
-std::optional<RollbackGadgets> RollbackGadgets::find(pid_t pid) {
+std::optional<RollbackGadgets> RollbackGadgets::find(pid_t pid, GadgetCache* cache) {
   auto maps = proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", pid)));
   std::erase_if(maps, [](const proc::MapsEntry& m) {
     return !(m.prot & 4) || m.path.empty() || m.path[0] == '[';
   });
+  if (cache && cache->syscallRet && cache->restoreRt) {
+    RemoteMemory mem(pid);
+    RemotePtr syscallRet = lookUp(maps, mem, *cache->syscallRet, kSyscallRet);
+    RemotePtr restoreRt = lookUp(maps, mem, *cache->restoreRt, kRestoreRt);
+    if (syscallRet && restoreRt) return RollbackGadgets{syscallRet, restoreRt};
+  }
   // libc first: both are there.
   std::stable_partition(maps.begin(), maps.end(), [](const proc::MapsEntry& m) {
     return m.path.find("/libc.so") != std::string::npos ||
@@ -92,11 +122,15 @@ std::optional<RollbackGadgets> RollbackGadgets::find(pid_t pid) {
       continue;
     }
     if (!syscallRet)
-      if (auto at = code.find(kSyscallRet); at != std::string::npos)
+      if (auto at = code.find(kSyscallRet); at != std::string::npos) {
         syscallRet = RemotePtr(m.start + at);
+        if (cache) cache->syscallRet = whereIs(m, m.start + at);
+      }
     if (!restoreRt)
-      if (auto at = code.find(kRestoreRt); at != std::string::npos)
+      if (auto at = code.find(kRestoreRt); at != std::string::npos) {
         restoreRt = RemotePtr(m.start + at);
+        if (cache) cache->restoreRt = whereIs(m, m.start + at);
+      }
   }
   if (!syscallRet || !restoreRt) return std::nullopt;
   return RollbackGadgets{syscallRet, restoreRt};

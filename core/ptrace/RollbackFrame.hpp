@@ -23,13 +23,23 @@ namespace ckpt {
 class RemoteMemory;
 class Tracee;
 
+// Where gadgets were found in one process, by file and position, so that
+// the next process mapping the same libc (most of a tree) needs no search
+// through its code: only a check of the bytes there.
+struct GadgetCache {
+  struct Where {
+    uint64_t dev = 0, inode = 0, filePos = 0;
+  };
+  std::optional<Where> syscallRet, restoreRt;
+};
+
 // Code the frame needs, found in the tracee's own executable mappings (glibc
 // and musl both have them): never written by ckpt.
 struct RollbackGadgets {
   RemotePtr syscallRet;  // 0f 05 c3: syscall; ret
   RemotePtr restoreRt;   // 48 c7 c0 0f 00 00 00 0f 05: mov $15,%rax; syscall
   // Nullopt when the process has no such code (no libc: a bare static binary).
-  static std::optional<RollbackGadgets> find(pid_t pid);
+  static std::optional<RollbackGadgets> find(pid_t pid, GadgetCache* cache = nullptr);
 };
 
 struct RollbackFrame {

@@ -27,6 +27,8 @@ inline constexpr std::array kPoints{
     Point{"dump.fds", "the first process's state and fds are saved"},
     Point{"dump.finishers", "the per-kind fd finishers ran"},
     Point{"dump.ipc", "file locks and SysV objects are saved"},
+    Point{"dump.precopy-small",
+          "a process too small for pre-copy is copied frozen; the tree is frozen"},
     Point{"dump.precopy-frozen", "the pages written since pre-copy are copied; the tree is frozen"},
     Point{"dump.snapshot", "copy-on-write snapshots of memory are taken; the tree is frozen"},
     Point{"dump.memory", "in the middle of writing the first process's pages"},

@@ -12,6 +12,7 @@
 
 #include "CkptTest.hpp"
 #include "Programs.hpp"
+#include "core/proc/ProcParsers.hpp"
 
 namespace ckpt::test {
 namespace {
@@ -33,6 +34,17 @@ class PreCopy : public CkptTest {
     EXPECT_TRUE(r.status.ok()) << r.describe();
     if (!r.status.ok()) return {};
     return nlohmann::json::parse(r.out);
+  }
+
+  // After a leave-running dump into h.imageDir(): no tracking is left, the
+  // original passes its checks, and so does the tree restored from the image.
+  void checkOriginalThenRestored(pid_t pid) {
+    ASSERT_NO_FATAL_FAILURE(expectNoTracking(pid));
+    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
+    ASSERT_TRUE(h.reapAll());
+    pid_t restored;
+    ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
+    ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
   }
 
   // Nothing of ckpt's write tracking is left in the process: no userfaultfd
@@ -60,12 +72,7 @@ TEST_F(PreCopy, ThreadsWritingAllTheTime) {
   auto j = dumpJson(pid, h.imageDir());
   ASSERT_FALSE(j.is_null());
   EXPECT_GE(j["precopy_rounds"].get<int>(), 1) << j.dump();
-  ASSERT_NO_FATAL_FAILURE(expectNoTracking(pid));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
-  ASSERT_TRUE(h.reapAll());
-  pid_t restored;
-  ASSERT_NO_FATAL_FAILURE(restoreDetached(h.imageDir(), pid, &restored));
-  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+  ASSERT_NO_FATAL_FAILURE(checkOriginalThenRestored(pid));
 }
 
 TEST_F(PreCopy, ASecondDumpFindsEveryPage) {
@@ -94,6 +101,26 @@ TEST_F(PreCopy, HugePages) {
   ASSERT_NO_FATAL_FAILURE(leaveRunningRestoreAndCheck(pid, h.imageDir()));
 }
 
+// With pre-copy the image still says which mappings had transparent huge
+// pages (read before the tracking split them), so restore asks for them.
+TEST_F(PreCopy, HugePagesAreRecorded) {
+  pid_t pid = h.spawn({programPath("mem_live"), "32", "thp"});
+  uint64_t hugeKb = 0;
+  for (const auto& [start, kb] :
+       proc::parseSmapsAnonHugePages(readFile("/proc/" + std::to_string(pid) + "/smaps")))
+    hugeKb += kb;
+  if (hugeKb == 0) GTEST_SKIP() << "the kernel gave mem_live no huge pages";
+  auto j = dumpJson(pid, h.imageDir());
+  ASSERT_FALSE(j.is_null());
+  EXPECT_GE(j["precopy_rounds"].get<int>(), 1) << j.dump();
+  auto m = nlohmann::json::parse(readFile(h.imageDir() + "/manifest.json"));
+  int huge = 0;
+  for (const auto& p : m["processes"])
+    for (const auto& v : p["vmas"]) huge += v.value("anon_huge", false) ? 1 : 0;
+  EXPECT_GT(huge, 0) << "no mapping recorded as holding huge pages";
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
+}
+
 TEST_F(PreCopy, HugePagesKill) {
   pid_t pid = h.spawn({programPath("mem_live"), "32", "thp"});
   ASSERT_NO_FATAL_FAILURE(killRestoreAndCheck(pid, h.imageDir()));
@@ -119,6 +146,38 @@ TEST_F(PreCopy, MappingsChangingAllTheTime) {
 TEST_F(PreCopy, MappingsChangingAllTheTimeKill) {
   pid_t pid = h.spawn(std::vector<std::string>{programPath("mem_maps_live")});
   ASSERT_NO_FATAL_FAILURE(killRestoreAndCheck(pid, h.imageDir()));
+}
+
+// mem_maps_live is small: by default it is copied frozen. Tracked all the
+// same, the image is still the freeze instant.
+TEST_F(PreCopy, MappingsChangingAllTheTimeTracked) {
+  pid_t pid = h.spawn(std::vector<std::string>{programPath("mem_maps_live")});
+  auto j = dumpJson(pid, h.imageDir(), {"--pre-copy-min", "0"});
+  ASSERT_FALSE(j.is_null());
+  EXPECT_GE(j["precopy_rounds"].get<int>(), 1) << j.dump();
+  ASSERT_NO_FATAL_FAILURE(checkOriginalThenRestored(pid));
+}
+
+// A process with little memory is not tracked: the tree is not stopped
+// before the freeze, and its pages, written all the time by its threads,
+// are copied frozen: the image is the freeze instant.
+TEST_F(PreCopy, SmallProcessesAreCopiedFrozen) {
+  pid_t pid = h.spawn({programPath("mem_live"), "2"});
+  auto j = dumpJson(pid, h.imageDir());
+  ASSERT_FALSE(j.is_null());
+  EXPECT_EQ(j["precopy_rounds"].get<int>(), 0) << j.dump();
+  EXPECT_GE(j["bytes_copied_frozen"].get<uint64_t>(), 2u << 20) << j.dump();
+  ASSERT_NO_FATAL_FAILURE(checkOriginalThenRestored(pid));
+}
+
+// The same program above the threshold is pre-copied.
+TEST_F(PreCopy, ThresholdDecidesWhatIsTracked) {
+  pid_t pid = h.spawn({programPath("mem_live"), "2"});
+  auto j = dumpJson(pid, h.imageDir(), {"--pre-copy-min", "1"});
+  ASSERT_FALSE(j.is_null());
+  EXPECT_GE(j["precopy_rounds"].get<int>(), 1) << j.dump();
+  ASSERT_NO_FATAL_FAILURE(expectNoTracking(pid));
+  ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(pid, "the original, after the dump"));
 }
 
 TEST_F(PreCopy, WithoutPreCopyTheSameImage) {

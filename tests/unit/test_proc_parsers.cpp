@@ -402,6 +402,8 @@ TEST(ProcStatus, CapturedProcess) {
   EXPECT_EQ(st.cap_amb, 0u);
   EXPECT_EQ(st.no_new_privs, false);
   EXPECT_EQ(st.seccomp, 0);
+  EXPECT_EQ(st.rss_anon_kb, 2160u);
+  EXPECT_EQ(st.vm_swap_kb, 0u);
 }
 
 TEST(ProcStatus, ThreadZombieKernelThreadBash) {
@@ -415,6 +417,7 @@ TEST(ProcStatus, ThreadZombieKernelThreadBash) {
   EXPECT_EQ(z.state, 'Z');
   EXPECT_FALSE(z.umask.has_value());  // a zombie has no fs_struct
   EXPECT_EQ(z.ppid, 3632);
+  EXPECT_FALSE(z.rss_anon_kb.has_value());  // no mm
 
   auto k = parseStatus(data("kthread.status"));
   EXPECT_EQ(k.name, "kthreadd");
@@ -424,6 +427,7 @@ TEST(ProcStatus, ThreadZombieKernelThreadBash) {
   auto b = parseStatus(data("bash.status"));
   EXPECT_EQ(b.name, "bash");
   EXPECT_EQ(b.pid, 4277);
+  EXPECT_EQ(b.rss_anon_kb, 272u);
 }
 
 // The lines as an old kernel (3.x) printed them: no Umask, NSpid, CapAmb,

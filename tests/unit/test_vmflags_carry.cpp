@@ -56,5 +56,20 @@ TEST(CarryVmFlags, NewSharedMappingNeedsSmaps) {
   EXPECT_FALSE(carryVmFlags({}, {}, {entry(0x9000, 0xa000, PROT_READ, true, "/g", 8)}));
 }
 
+TEST(CarryAnonHuge, MappingsOverlappingOneWithHugePages) {
+  std::vector<proc::MapsEntry> before{entry(0x200000, 0x800000, PROT_READ | PROT_WRITE),
+                                      entry(0x900000, 0xa00000, PROT_READ | PROT_WRITE),
+                                      entry(0xb00000, 0xc00000, PROT_READ, false, "/f", 7)};
+  std::map<uint64_t, uint64_t> huge{{0x200000, 4096}, {0x900000, 0}, {0xb00000, 2048}};
+  // The first split in two, the second unchanged, a file mapping, a new one.
+  std::vector<proc::MapsEntry> now{entry(0x200000, 0x400000, PROT_READ | PROT_WRITE),
+                                   entry(0x400000, 0x800000, PROT_READ),
+                                   entry(0x900000, 0xa00000, PROT_READ | PROT_WRITE),
+                                   entry(0xb00000, 0xc00000, PROT_READ, false, "/f", 7),
+                                   entry(0xd00000, 0xe00000, PROT_READ | PROT_WRITE)};
+  EXPECT_EQ(carryAnonHuge(before, huge, now), (std::set<uint64_t>{0x200000, 0x400000}));
+  EXPECT_TRUE(carryAnonHuge(before, {}, now).empty());
+}
+
 }  // namespace
 }  // namespace ckpt
