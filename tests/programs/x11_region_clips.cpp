@@ -4,7 +4,8 @@
 // the window whose clip is a region (a square at the bottom left). On every
 // Expose it fills the whole window through the GC (black) and through the
 // picture (red): only the clipped parts change colour, so what the window
-// shows depends on every clip holding.
+// shows depends on every clip holding. It also asks for the picture formats
+// again on every Expose: a format that changed its number is an error (exit 3).
 #include <xcb/render.h>
 #include <xcb/shape.h>
 #include <xcb/xcb.h>
@@ -75,7 +76,8 @@ int main() {
   xcb_xfixes_region_t squares = region(c, {{10, 10, 40, 40}, {60, 60, 40, 40}});
   xcb_xfixes_set_gc_clip_region(c, gc, squares, 0, 0);
   xcb_render_picture_t picture = xcb_generate_id(c);
-  xcb_render_create_picture(c, picture, w, formatOf(c, screen->root_visual), 0, nullptr);
+  xcb_render_pictformat_t format = formatOf(c, screen->root_visual);
+  xcb_render_create_picture(c, picture, w, format, 0, nullptr);
   xcb_xfixes_region_t corner = region(c, {{0, 60, 50, 50}});
   xcb_xfixes_set_picture_clip_region(c, picture, corner, 0, 0);
   for (auto r : {shape, squares, corner}) xcb_xfixes_destroy_region(c, r);
@@ -84,6 +86,11 @@ int main() {
 
   while (xcb_generic_event_t* e = xcb_wait_for_event(c)) {
     if ((e->response_type & 0x7f) == XCB_EXPOSE) {
+      if (xcb_render_pictformat_t now = formatOf(c, screen->root_visual); now != format) {
+        std::fprintf(stderr, "x11_region_clips: the window's picture format was 0x%x, now 0x%x\n",
+                     format, now);
+        return 3;
+      }
       xcb_rectangle_t all{0, 0, 120, 120};
       xcb_poly_fill_rectangle(c, w, gc, 1, &all);
       xcb_render_fill_rectangles(c, XCB_RENDER_PICT_OP_SRC, picture, {0xffff, 0, 0, 0xffff}, 1,
