@@ -130,6 +130,23 @@ TEST(X11PictFormats, TheFormatACreateRequestNames) {
   EXPECT_FALSE(createdWithFormat(fill));
 }
 
+// A move stops before anything changes when something the client made
+// needs a format the new server lacks; formats nothing uses do not matter.
+TEST(X11PictFormats, AMissingFormatSomethingUsesIsNamed) {
+  std::map<std::uint32_t, RecordedResource> objects;
+  std::vector<std::uint8_t> create(20, 0);
+  create[1] = 4;
+  put32(&create[12], 0x25);
+  objects[0x400004].requests.push_back(create);
+  std::vector<std::uint8_t> fill(16, 0);
+  fill[1] = 33;  // CreateSolidFill: no format
+  objects[0x400005].requests.push_back(fill);
+  EXPECT_EQ(missingPictFormat(objects, firstServer(), {{0x25, 0x41}}), "");
+  EXPECT_EQ(missingPictFormat(objects, firstServer(), {{0x24, 0x43}}),
+            "no picture format like 0x25 (direct, depth 24) that the client's picture 0x400004 "
+            "uses");
+}
+
 class PictFormatTranslation : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -1,6 +1,8 @@
 // Parsing, rewriting and matching RENDER picture formats (see PictFormats.hpp).
 #include "x11proxy/proto/PictFormats.hpp"
 
+#include <fmt/format.h>
+
 #include <set>
 
 #include "x11proxy/proto/Wire.hpp"
@@ -123,6 +125,22 @@ std::optional<std::uint32_t> createdWithFormat(std::span<const std::uint8_t> r) 
   if (r.size() >= 16 && r[1] == kCreatePicture) return get32(&r[12]);
   if (r.size() >= 12 && r[1] == kCreateGlyphSet) return get32(&r[8]);
   return std::nullopt;
+}
+
+std::string missingPictFormat(const std::map<std::uint32_t, RecordedResource>& renderObjects,
+                              const std::vector<PictFormat>& clientFormats,
+                              const std::map<std::uint32_t, std::uint32_t>& map) {
+  for (const auto& [id, rec] : renderObjects) {
+    auto format = createdWithFormat(rec.requests.front());
+    if (!format || map.count(*format)) continue;
+    std::string what = fmt::format("0x{:x}", *format);
+    for (const auto& f : clientFormats)
+      if (f.id == *format)
+        what = fmt::format("0x{:x} ({}, depth {})", f.id, f.type ? "direct" : "indexed", f.depth);
+    return fmt::format("no picture format like {} that the client's {} 0x{:x} uses", what,
+                       rec.requests.front()[1] == kCreatePicture ? "picture" : "glyph set", id);
+  }
+  return "";
 }
 
 }  // namespace ckpt::x11

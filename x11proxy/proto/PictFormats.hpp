@@ -12,8 +12,10 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
+#include "x11proxy/model/ClientModel.hpp"
 #include "x11proxy/proto/ServerView.hpp"
 
 namespace ckpt::x11 {
@@ -54,5 +56,13 @@ std::map<std::uint32_t, std::uint32_t> matchPictFormats(const std::vector<PictFo
 // The format a RENDER request names for the object it creates, in a request
 // as the model records it: CreatePicture's and CreateGlyphSet's.
 std::optional<std::uint32_t> createdWithFormat(std::span<const std::uint8_t> renderRequest);
+
+// The first of the client's pictures and glyph sets made with a format that
+// `map` (client format → server format) leaves out, as "no picture format
+// like 0x25 (direct, depth 24) that the client's picture 0x400004 uses";
+// "" when every one has its like.
+std::string missingPictFormat(const std::map<std::uint32_t, RecordedResource>& renderObjects,
+                              const std::vector<PictFormat>& clientFormats,
+                              const std::map<std::uint32_t, std::uint32_t>& map);
 
 }  // namespace ckpt::x11

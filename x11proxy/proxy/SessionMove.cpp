@@ -86,18 +86,9 @@ std::map<std::uint32_t, std::uint32_t> Session::pictFormatsOn(xcb_connection_t* 
   if (clientPictFormats_.empty()) return {};
   auto map = matchPictFormats(clientPictFormats_, clientView_, queryPictFormats(c), view);
   // Every format the client made a picture or glyph set with must be there.
-  for (const auto& [id, rec] : tracker_.model().renderObjects) {
-    auto format = createdWithFormat(rec.requests.front());
-    if (!format || map.count(*format)) continue;
-    std::string what = fmt::format("0x{:x}", *format);
-    for (const auto& f : clientPictFormats_)
-      if (f.id == *format)
-        what = fmt::format("0x{:x} ({}, depth {})", f.id, f.type ? "direct" : "indexed", f.depth);
-    throw Error(
-        fmt::format("x11: {} has no picture format like {} that the client's {} 0x{:x} "
-                    "uses",
-                    display, what, rec.requests.front()[1] == 4 ? "picture" : "glyph set", id));
-  }
+  if (auto missing = missingPictFormat(tracker_.model().renderObjects, clientPictFormats_, map);
+      !missing.empty())
+    throw Error("x11: " + display + " has " + missing);
   return map;
 }
 
