@@ -166,6 +166,16 @@ TEST_F(TranslatorTest, PixelsOfADefaultColormapThatHandsThemOut) {
   t_.request(image, findRequest(coreProtocol(), 72));
   EXPECT_EQ(get32(&image[24]), 0x09030302u);
 
+  // StoreColors: the default colormap's pixels are mapped, a colormap of the
+  // client's own keeps its values.
+  for (std::uint32_t cmap : {0x101u, 0x400020u}) {
+    std::vector<std::uint8_t> store = words({0, cmap, 2, 0xffff0000, 0x0700ffff});
+    store[0] = 89;
+    put16(&store[2], std::uint16_t(store.size() / 4));
+    t_.request(store, findRequest(coreProtocol(), 89));
+    EXPECT_EQ(get32(&store[8]), cmap == 0x101 ? 5u : 2u) << std::hex << cmap;
+  }
+
   // AllocColor's reply: pixel at 16. Server pixel 5 is the client's 2; server
   // pixel 2 is new, but the client's 2 means 5: it gets a value of its own.
   std::vector<std::uint8_t> reply(32, 0);

@@ -216,6 +216,10 @@ void Translator::pixels(std::span<std::uint8_t> m, std::size_t shift, bool toSer
     }
   };
   std::uint8_t op = m[0];
+  // The colour requests name their colormap (at 4, already the server's):
+  // only the default colormap's pixels are mapped.
+  bool defaultColormap = m.size() >= 8 + shift && get32(&m[4 + shift]) == server_.defaultColormap;
+  if (op >= kFreeColors && op <= kQueryColors && !defaultColormap) return;
   if (op == kCreateWindow) values(28 + shift, 32 + shift, {0x2, 0x8});
   if (op == kChangeWindowAttributes) values(8 + shift, 12 + shift, {0x2, 0x8});
   if (op == kCreateGc) values(12 + shift, 16 + shift, {0x4, 0x8});
