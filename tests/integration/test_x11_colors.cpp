@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "X11Fixture.hpp"
 
@@ -45,50 +46,53 @@ class X11PseudoColor : public X11TwoServers {
   }
 };
 
-TEST_F(X11PseudoColor, XlogoKeepsItsColoursWhereTheyHaveOtherPixels) {
+// xlogo moved live, then a digital xclock (Xft text) through an image.
+TEST_F(X11PseudoColor, ClientsKeepTheirColoursWhereTheyHaveOtherPixels) {
   display_ = startXvfb("320x240x8");
   other_ = startXvfb("320x240x8");
   ASSERT_FALSE(display_.empty() || other_.empty()) << h.log();
   auto visual = onDisplay(other_, {"xdpyinfo"});
   ASSERT_NE(visual.out.find("class:    PseudoColor"), std::string::npos) << visual.out;
-  // Another client takes the first free cells of the second server's colormap.
-  // Colours outside the cube RENDER keeps in the colormap, which both servers share.
-  h.spawn({"/usr/bin/env", "DISPLAY=:" + other_, systemProgram("xlogo"), "-bg", "#123456", "-fg",
-           "#654321", "-geometry", "60x60+200+0"},
+  // Another client takes the first free cells of the second server's
+  // colormap: colours outside the cube RENDER keeps there (both servers
+  // share that one).
+  h.spawn({"/usr/bin/env", "DISPLAY=:" + other_, systemProgram("xmessage"), "-bg", "#123456", "-fg",
+           "#654321", "-geometry", "+200+0", "taken"},
           Ready::Exec);
-  ASSERT_FALSE(waitWindowOn(other_, "xlogo").empty());
+  ASSERT_FALSE(waitWindowOn(other_, "xmessage").empty());
 
-  startProxied(
-      {systemProgram("xlogo"), "-bg", "#a01010", "-fg", "#1010a0", "-geometry", "100x100+0+0"});
-  std::string id = waitWindow("xlogo");
-  ASSERT_FALSE(id.empty());
-  std::string raw = stablePixels(id);
-  std::string before = rgbOn(display_, id);
-  ASSERT_FALSE(before.empty());
-  ASSERT_NE(before.find(std::string("\xa0\x10\x10", 3)), std::string::npos) << "no #a01010";
+  const std::vector<std::string> colours{"-bg", "#a01010", "-fg", "#1010a0", "-geometry", "+0+0"};
+  for (const std::string name : {"xlogo", "xclock"}) {
+    SCOPED_TRACE(name);
+    std::vector<std::string> argv{systemProgram(name)};
+    if (name == "xclock")
+      argv.insert(argv.end(), {"-digital", "-strftime", "%Y", "-update", "3600"});
+    argv.insert(argv.end(), colours.begin(), colours.end());
+    startProxied(argv);
+    std::string id = waitWindow(name);
+    ASSERT_FALSE(id.empty());
+    std::string raw = stablePixels(id);
+    std::string before = rgbOn(display_, id);
+    ASSERT_NE(before.find(std::string("\xa0\x10\x10", 3)), std::string::npos) << "no #a01010";
 
-  auto r = move(other_);
-  ASSERT_TRUE(r.status.ok()) << r.describe() << h.log();
-  // Two xlogo windows there now: the moved one is the one of the proxy's client.
-  std::string there;
-  ASSERT_TRUE(waitUntil([&] {
-    auto tree = onDisplay(other_, {"xwininfo", "-root", "-tree"});
-    std::size_t at = 0;
-    while ((at = tree.out.find("\"xlogo\": (", at)) != std::string::npos) {
-      std::size_t start = tree.out.rfind("0x", at);
-      std::string wid = tree.out.substr(start, tree.out.find(' ', start) - start);
-      at += 1;
-      if (tree.out.find("100x100+0+0", at) < tree.out.find('\n', at)) {
-        there = wid;
-        return true;
-      }
+    std::string there;
+    if (name == "xlogo") {
+      there = moveWindow(name, display_, other_);
+    } else {
+      std::string image = h.dir() + "/xclock.img";
+      ASSERT_NO_FATAL_FAILURE(dumpKill(name, image));
+      ASSERT_NO_FATAL_FAILURE(restoreOnOther(image));
+      there = waitWindowOn(other_, name);
     }
-    return false;
-  })) << "the moved xlogo is not on :"
-      << other_;
-  EXPECT_TRUE(looksEventually(other_, there, before)) << "xlogo's colours differ on :" << other_;
-  // The colours really have other pixel values there.
-  EXPECT_TRUE(pixelsOn(other_, there) != raw) << "the pixel values are the same on both servers";
+    ASSERT_FALSE(there.empty()) << h.log();
+    EXPECT_TRUE(looksEventually(other_, there, before)) << "the colours differ on :" << other_;
+    // The colours really have other pixel values there.
+    EXPECT_TRUE(pixelsOn(other_, there) != raw) << "the pixel values are the same on both servers";
+    kill(proxy_, SIGTERM);
+    h.waitExit(proxy_);
+    proxy_ = -1;
+    ASSERT_TRUE(waitUntil([&] { return windowIdOn(other_, name).empty(); }));
+  }
 }
 
 }  // namespace
