@@ -193,6 +193,13 @@ TEST_F(TranslatorTest, PixelsOfADefaultColormapThatHandsThemOut) {
   put32(&reply[16], 7);  // unused on both sides: itself
   t_.reply(reply, findRequest(coreProtocol(), 84));
   EXPECT_EQ(get32(&reply[16]), 7u);
+
+  // A ZPixmap image read back (GetImage, depth 8): the client's values.
+  std::vector<std::uint8_t> got = words({0, 1, 0, 0, 0, 0, 0, 0, 0x07060505});
+  got[0] = 1;
+  got[1] = 8;
+  t_.zPixmapImageReply(got);
+  EXPECT_EQ(get32(&got[32]), 0x07030202u);
 }
 
 TEST(SequenceMap, ProxyRequestsAreHiddenFromTheClient) {

@@ -159,6 +159,12 @@ void Tracker::clientRequest(std::span<const std::uint8_t> request) {
   }
 }
 
+std::optional<std::uint8_t> Tracker::coreDataFor(std::uint16_t seq) const {
+  for (const auto& p : pending_)
+    if (std::uint16_t(p.sequence) == seq && p.major < 128) return p.minor;
+  return std::nullopt;
+}
+
 const RequestLayout* Tracker::layoutFor(std::uint16_t seq) const {
   for (const auto& p : pending_)
     if (std::uint16_t(p.sequence) == seq) return requestLayout(p.major, p.minor);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -57,6 +58,9 @@ class Tracker {
   const std::map<std::uint8_t, ExtensionUse>& extensions() const { return byMajor_; }
   // The table of the request still owed a reply with this sequence number.
   const RequestLayout* layoutFor(std::uint16_t seq) const;
+  // The second byte of the core request still owed a reply with this
+  // sequence number (GetImage's format, ...), if it is one.
+  std::optional<std::uint8_t> coreDataFor(std::uint16_t seq) const;
   // The table of the request with this major/minor opcode, if known.
   const RequestLayout* requestLayout(std::uint8_t major, std::uint8_t minor) const;
 

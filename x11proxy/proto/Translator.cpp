@@ -185,6 +185,12 @@ std::uint32_t Translator::pixelToClient(std::uint32_t p) {
   return mine;
 }
 
+void Translator::zPixmapImageReply(std::span<std::uint8_t> m) {
+  // depth at 1, the image from 32
+  if (!pixelEntries_ || m.size() < 32 || m[1] != 8 || client_.rootDepth != 8) return;
+  for (std::size_t at = 32; at < m.size(); ++at) m[at] = std::uint8_t(pixelToClient(m[at]));
+}
+
 // The pixel values of core requests and replies (see setPixels).
 void Translator::pixels(std::span<std::uint8_t> m, std::size_t shift, bool toServer) {
   enum : std::uint8_t {

@@ -66,6 +66,9 @@ class Translator {
   // The client's value of a server pixel it already has (else the pixel itself).
   std::uint32_t knownPixelToClient(std::uint32_t p) const;
   bool mapsPixels() const { return pixelEntries_ != 0; }
+  // A GetImage reply to a ZPixmap request: an image of the default depth
+  // gets the client's pixel values.
+  void zPixmapImageReply(std::span<std::uint8_t> reply);
 
   // The client's values of the atoms whose ClientMessage data holds atoms.
   void setClientAtomNames(const std::map<std::string, std::uint32_t>& byName);
