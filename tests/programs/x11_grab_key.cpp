@@ -50,11 +50,13 @@ int main(int argc, char** argv) {
   std::uint32_t values[] = {screen->white_pixel};
   xcb_create_window(c, XCB_COPY_FROM_PARENT, w, screen->root, 0, 0, 100, 100, 0,
                     XCB_WINDOW_CLASS_INPUT_OUTPUT, XCB_COPY_FROM_PARENT, XCB_CW_BACK_PIXEL, values);
+  xcb_grab_key(c, 1, w, XCB_MOD_MASK_ANY, key, XCB_GRAB_MODE_ASYNC, XCB_GRAB_MODE_ASYNC);
+  xcb_map_window(c, w);
+  // Named once everything else is done: a test that finds the window by
+  // name finds it ready.
   const char title[] = "grabkey";
   xcb_change_property(c, XCB_PROP_MODE_REPLACE, w, XCB_ATOM_WM_NAME, XCB_ATOM_STRING, 8,
                       sizeof title - 1, title);
-  xcb_grab_key(c, 1, w, XCB_MOD_MASK_ANY, key, XCB_GRAB_MODE_ASYNC, XCB_GRAB_MODE_ASYNC);
-  xcb_map_window(c, w);
   xcb_flush(c);
   while (xcb_generic_event_t* e = xcb_wait_for_event(c)) {
     if ((e->response_type & 0x7f) == XCB_KEY_PRESS) {

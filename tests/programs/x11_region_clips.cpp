@@ -64,9 +64,6 @@ int main() {
   xcb_create_window(c, XCB_COPY_FROM_PARENT, w, screen->root, 0, 0, 120, 120, 0,
                     XCB_WINDOW_CLASS_INPUT_OUTPUT, XCB_COPY_FROM_PARENT,
                     XCB_CW_BACK_PIXEL | XCB_CW_EVENT_MASK, values);
-  const char title[] = "regionclips";
-  xcb_change_property(c, XCB_PROP_MODE_REPLACE, w, XCB_ATOM_WM_NAME, XCB_ATOM_STRING, 8,
-                      sizeof title - 1, title);
 
   xcb_xfixes_region_t shape = region(c, {{0, 0, 120, 100}, {0, 100, 60, 20}});
   xcb_xfixes_set_window_shape_region(c, w, XCB_SHAPE_SK_BOUNDING, 0, 0, shape);
@@ -82,6 +79,11 @@ int main() {
   xcb_xfixes_set_picture_clip_region(c, picture, corner, 0, 0);
   for (auto r : {shape, squares, corner}) xcb_xfixes_destroy_region(c, r);
   xcb_map_window(c, w);
+  // Named once everything else is done: a test that finds the window by
+  // name finds it ready.
+  const char title[] = "regionclips";
+  xcb_change_property(c, XCB_PROP_MODE_REPLACE, w, XCB_ATOM_WM_NAME, XCB_ATOM_STRING, 8,
+                      sizeof title - 1, title);
   xcb_flush(c);
 
   while (xcb_generic_event_t* e = xcb_wait_for_event(c)) {
