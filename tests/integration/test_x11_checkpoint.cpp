@@ -72,6 +72,41 @@ TEST_F(X11Checkpoint, XtermComesBackAndTakesInput) {
       << "the restored xterm never ran what was typed: '" << readFile(out) << "'";
 }
 
+// What the dump reads from the old server for a clip made from a region the
+// client destroyed (a shape, a GC clip, a picture clip), and the keyboard
+// mapping a key grab is carried by, come back from the image: on a server
+// where F5 is another key the grab holds, and the clipped redraw looks the same.
+TEST_F(X11Checkpoint, RegionClipsAndAKeyGrabComeBackFromAnImage) {
+  ASSERT_TRUE(
+      onDisplay(other_, {"xmodmap", "-e", "keycode 71 = F6", "-e", "keycode 72 = F5"}).status.ok());
+  startProxied({programPath("x11_region_clips")});
+  std::string id = waitWindow("regionclips");
+  ASSERT_FALSE(id.empty());
+  std::string before = stablePixels(id);
+  std::string image = h.dir() + "/clips.img";
+  ASSERT_NO_FATAL_FAILURE(dumpKill("regionclips", image));
+  ASSERT_NO_FATAL_FAILURE(restoreOnOther(image));
+  std::string there = waitWindowOn(other_, "regionclips");
+  ASSERT_FALSE(there.empty()) << h.log();
+  EXPECT_TRUE(showsEventually(other_, there, before)) << "the clipped drawing looks different";
+  kill(proxy_, SIGTERM);
+  h.waitExit(proxy_);
+  proxy_ = -1;
+
+  std::string out = h.workDir() + "/pressed";
+  startProxied({programPath("x11_grab_key"), out});
+  id = waitWindow("grabkey");
+  ASSERT_FALSE(id.empty());
+  image = h.dir() + "/grab.img";
+  ASSERT_NO_FATAL_FAILURE(dumpKill("grabkey", image));
+  ASSERT_NO_FATAL_FAILURE(restoreOnOther(image));
+  there = waitWindowOn(other_, "grabkey");
+  ASSERT_FALSE(there.empty()) << h.log();
+  ASSERT_TRUE(xdotool(other_, {{"windowfocus", "--sync", there}, {"key", "F5"}}));
+  EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "pressed\n"; }))
+      << "the grab of F5 did not hold after restore: '" << readFile(out) << "'";
+}
+
 TEST_F(X11Checkpoint, ADumpThatLeavesItRunningLetsItGoOn) {
   std::string out = h.workDir() + "/typed";
   std::string id = startXtermWithBash();

@@ -99,6 +99,42 @@ TEST_F(X11Move, AMissingFontGetsASubstituteAndAWarning) {
   EXPECT_EQ(h.log().find("refused a request of the proxy's own"), std::string::npos) << h.log();
 }
 
+// A passive key grab follows its key: on a server where F5 is another
+// keycode, the grab is made on that one, and pressing F5 there still
+// reaches the client (whose window selects no key events: only the grab
+// delivers them).
+TEST_F(X11Move, AKeyGrabFollowsItsKeysymToAnotherKeycode) {
+  // F5 and F6 swap keys on the second server.
+  ASSERT_TRUE(
+      onDisplay(other_, {"xmodmap", "-e", "keycode 71 = F6", "-e", "keycode 72 = F5"}).status.ok());
+  std::string out = h.workDir() + "/pressed";
+  startProxied({programPath("x11_grab_key"), out});
+  std::string id = waitWindow("grabkey");
+  ASSERT_FALSE(id.empty());
+  ASSERT_TRUE(xdotool(display_, {{"windowfocus", "--sync", id}, {"key", "F5"}}));
+  ASSERT_TRUE(waitForFile(out, [&] { return readFile(out) == "pressed\n"; })) << readFile(out);
+
+  std::string there = moveWindow("grabkey", display_, other_);
+  ASSERT_FALSE(there.empty());
+  ASSERT_TRUE(xdotool(other_, {{"windowfocus", "--sync", there}, {"key", "F5"}}));
+  EXPECT_TRUE(waitForFile(out, [&] { return readFile(out) == "pressed\npressed\n"; }))
+      << "the grab of F5 did not hold on :" << other_ << ": '" << readFile(out) << "'";
+}
+
+// Clips made from XFIXES regions the client destroyed at once (a window
+// shape, a GC clip, a RENDER picture clip) hold on the new server: the
+// client's redraw there fills only what they let through.
+TEST_F(X11Move, ClipsFromXfixesRegionsHoldOnTheNewServer) {
+  startProxied({programPath("x11_region_clips")});
+  std::string id = waitWindow("regionclips");
+  ASSERT_FALSE(id.empty());
+  std::string before = stablePixels(id);
+  std::string there = moveWindow("regionclips", display_, other_);
+  ASSERT_FALSE(there.empty());
+  EXPECT_TRUE(showsEventually(other_, there, before))
+      << "the clipped drawing looks different on :" << other_;
+}
+
 TEST_F(X11Move, AMoveThatCannotBeDoneLeavesTheClientWhereItWas) {
   startProxied({systemProgram("xlogo"), "-geometry", "100x100+0+0"});
   std::string id = waitWindow("xlogo");

@@ -8,6 +8,7 @@
 
 #include "x11proxy/proto/Tracker.hpp"
 #include "x11proxy/proto/Wire.hpp"
+#include "x11proxy/reattach/Replay.hpp"
 #include "x11proxy/reattach/ReplayEvents.hpp"
 
 namespace ckpt::x11 {
@@ -321,6 +322,150 @@ TEST(X11Tracker, XfixesRegionsAndSelectionInput) {
   const auto& selects = t.model().windows.at(0x200001).xfixesSelects;
   ASSERT_EQ(selects.size(), 2u);
   EXPECT_EQ(get32(&selects[0][12]), 7u);  // the later mask replaced the earlier
+}
+
+// XFIXES SetGCClipRegion, SetPictureClipRegion and SetWindowShapeRegion:
+// the model keeps which GC, picture and window shape came from a region
+// (the region itself may go at once), until another clip replaces it; the
+// replay makes the clip again from the rectangles read at the move, after
+// the GC or picture exists.
+TEST(X11Tracker, ClipsAndShapesFromXfixesRegions) {
+  Tracker t;
+  t.clientRequest(Msg().u8(98).u8(0).u16(0).u16(6).u16(0).str("XFIXES").length().b);
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u8(1).u8(138).u8(87).u8(140).replyTo(1).b);
+  t.clientRequest(Msg().u8(98).u8(0).u16(0).u16(6).u16(0).str("RENDER").length().b);
+  t.serverMessage(Msg().u8(1).u8(0).u16(0).u32(0).u8(1).u8(139).u8(0).u8(142).replyTo(2).b);
+  t.clientRequest(createWindow(0x200001, 0x50d));
+  t.clientRequest(Msg().u8(55).u8(0).u16(0).u32(0x200003).u32(0x200001).u32(0).length().b);
+  // CreatePicture on the window, format 0x25, no values.
+  t.clientRequest(
+      Msg().u8(139).u8(4).u16(0).u32(0x200004).u32(0x200001).u32(0x25).u32(0).length().b);
+  t.clientRequest(Msg().u8(138).u8(5).u16(0).u32(0x200002).u16(1).u16(2).u16(3).u16(4).length().b);
+  // SetGCClipRegion (origin 5, 6), SetPictureClipRegion (origin 7, 8),
+  // SetWindowShapeRegion (bounding, offset 0, 0); then the region goes.
+  t.clientRequest(Msg().u8(138).u8(20).u16(0).u32(0x200003).u32(0x200002).u16(5).u16(6).length().b);
+  t.clientRequest(Msg().u8(138).u8(22).u16(0).u32(0x200004).u32(0x200002).u16(7).u16(8).length().b);
+  t.clientRequest(Msg()
+                      .u8(138)
+                      .u8(21)
+                      .u16(0)
+                      .u32(0x200001)
+                      .u8(0)
+                      .pad(3)
+                      .u16(0)
+                      .u16(0)
+                      .u32(0x200002)
+                      .length()
+                      .b);
+  t.clientRequest(Msg().u8(138).u8(10).u16(0).u32(0x200002).length().b);
+
+  const ClientModel& m = t.model();
+  ASSERT_TRUE(m.gcs.at(0x200003).regionClip);
+  EXPECT_EQ(m.gcs.at(0x200003).regionClip->xfixesMajor, 138);
+  EXPECT_EQ(m.gcs.at(0x200003).values.at(0x20000), 5u);  // clip x origin
+  EXPECT_EQ(m.gcs.at(0x200003).values.at(0x40000), 6u);
+  ASSERT_EQ(m.pictureClips.count(0x200004), 1u);
+  EXPECT_EQ(m.pictureClips.at(0x200004).y, 8);
+  EXPECT_EQ(m.windows.at(0x200001).regionShapes.at(0), 138);
+  EXPECT_TRUE(m.regions.empty());
+
+  // The replay: the clips and the shape from the rectangles the old server held.
+  ServerView v;
+  v.idBase = 0x200000;
+  v.idMask = 0x1fffff;
+  v.root = 0x50d;
+  v.rootDepth = 24;
+  FetchedState f;
+  f.server = v;
+  f.gcClips[0x200003] = {1, 2, 3, 4};
+  f.pictureClips[0x200004] = {1, 2, 3, 4};
+  f.shapes[0x200001].push_back({0, 0, {0, 0, 5, 5}});
+  ReplayPlan plan = planReplay({m, v, f, v});
+  auto at = [&](std::uint8_t major, std::uint8_t minor, std::uint32_t id) {
+    for (std::size_t i = 0; i < plan.requests.size(); ++i) {
+      const auto& r = plan.requests[i];
+      if (r[0] == major && (major < 128 || r[1] == minor) && get32(&r[4]) == id) return int(i);
+    }
+    return -1;
+  };
+  int gcClip = at(138, 20, 0x200003), pictureClip = at(138, 22, 0x200004);
+  int shape = at(138, 21, 0x200001);
+  ASSERT_GE(gcClip, 0);
+  ASSERT_GE(pictureClip, 0);
+  ASSERT_GE(shape, 0);
+  EXPECT_GT(gcClip, at(55, 0, 0x200003));        // after CreateGC
+  EXPECT_GT(pictureClip, at(139, 4, 0x200004));  // after CreatePicture
+  EXPECT_GT(shape, at(1, 0, 0x200001));          // after CreateWindow
+  const auto& setGc = plan.requests[std::size_t(gcClip)];
+  EXPECT_EQ(get16(&setGc[12]), 5);
+  EXPECT_EQ(get16(&setGc[14]), 6);
+  // The region it names was made just before with the fetched rectangles, and goes after.
+  std::uint32_t temp = get32(&setGc[8]);
+  int made = at(138, 5, temp), gone = at(138, 10, temp);
+  ASSERT_GE(made, 0);
+  EXPECT_LT(made, gcClip);
+  EXPECT_GT(gone, gcClip);
+  EXPECT_EQ(plan.requests[std::size_t(made)].size(), 16u);
+  EXPECT_EQ(get16(&plan.requests[std::size_t(made)][14]), 4);
+
+  // Clip rectangles replace the GC's region clip; clip rectangles on the
+  // picture replace its region clip; region None takes the shape away.
+  t.clientRequest(Msg().u8(59).u8(0).u16(0).u32(0x200003).u16(0).u16(0).length().b);
+  EXPECT_FALSE(t.model().gcs.at(0x200003).regionClip);
+  t.clientRequest(Msg().u8(139).u8(6).u16(0).u32(0x200004).u16(0).u16(0).length().b);
+  EXPECT_EQ(t.model().pictureClips.count(0x200004), 0u);
+  t.clientRequest(
+      Msg().u8(138).u8(21).u16(0).u32(0x200001).u8(0).pad(3).u16(0).u16(0).u32(0).length().b);
+  EXPECT_TRUE(t.model().windows.at(0x200001).regionShapes.empty());
+}
+
+// Colour cells: shared ones with the colour the server gave (counted, as
+// each FreeColors drops one), writable ones with what StoreColors put there.
+TEST(X11Tracker, ColourCellsPerColormap) {
+  Tracker t;
+  // AllocColor(colormap 0x20, 0xffff, 0, 0) twice; the server answers pixel 2.
+  for (std::uint16_t seq : {1, 2}) {
+    t.clientRequest(
+        Msg().u8(84).u8(0).u16(0).u32(0x20).u16(0xffff).u16(0).u16(0).u16(0).length().b);
+    t.serverMessage(
+        Msg().u8(1).u8(0).u16(0).u32(0).u16(0xff00).u16(0).u16(0).u16(0).u32(2).replyTo(seq).b);
+  }
+  // AllocNamedColor(0x20, "blue"): pixel 3, exact and visual colours.
+  t.clientRequest(Msg().u8(85).u8(0).u16(0).u32(0x20).u16(4).u16(0).str("blue").length().b);
+  t.serverMessage(Msg()
+                      .u8(1)
+                      .u8(0)
+                      .u16(0)
+                      .u32(0)
+                      .u32(3)
+                      .u16(0)
+                      .u16(0)
+                      .u16(0xffff)
+                      .u16(0)
+                      .u16(0)
+                      .u16(0xff00)
+                      .replyTo(3)
+                      .b);
+  // AllocColorCells(0x20, 2 colours, no planes): pixels 10 and 11.
+  t.clientRequest(Msg().u8(86).u8(0).u16(0).u32(0x20).u16(2).u16(0).length().b);
+  t.serverMessage(
+      Msg().u8(1).u8(0).u16(0).u32(0).u16(2).u16(0).pad(20).u32(10).u32(11).replyTo(4).b);
+  // StoreColors(0x20, pixel 10: green only... then all).
+  t.clientRequest(
+      Msg().u8(89).u8(0).u16(0).u32(0x20).u32(10).u16(1).u16(2).u16(3).u8(7).u8(0).length().b);
+  const auto& cells = t.model().colors.at(0x20);
+  ASSERT_EQ(cells.size(), 4u);
+  EXPECT_EQ(cells.at(2).red, 0xff00);
+  EXPECT_EQ(cells.at(2).refs, 2u);
+  EXPECT_EQ(cells.at(3).blue, 0xff00);  // the visual's colour, not the exact one
+  EXPECT_TRUE(cells.at(10).writable);
+  EXPECT_TRUE(cells.at(10).stored);
+  EXPECT_EQ(cells.at(10).blue, 3);
+  EXPECT_FALSE(cells.at(11).stored);
+  // FreeColors(0x20, plane mask 0, pixels 2, 11): 2 is still held once.
+  t.clientRequest(Msg().u8(88).u8(0).u16(0).u32(0x20).u32(0).u32(2).u32(11).length().b);
+  EXPECT_EQ(t.model().colors.at(0x20).at(2).refs, 1u);
+  EXPECT_EQ(t.model().colors.at(0x20).count(11), 0u);
 }
 
 // What the client is told around a reattach: its mapped top-levels were

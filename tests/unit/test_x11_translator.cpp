@@ -129,6 +129,79 @@ TEST_F(TranslatorTest, ExtensionOpcodesEventsAndErrors) {
   EXPECT_EQ(err[10], 139);
 }
 
+// Pixel values of a default colormap that hands them out (PseudoColor): the
+// client's pixels become the new server's in GCs, windows, colour requests
+// and 8-bit images; pixels the server gives later come back in values the
+// client does not use for anything else.
+TEST_F(TranslatorTest, PixelsOfADefaultColormapThatHandsThemOut) {
+  client_.rootDepth = 8;
+  t_.attach(client_, server_, {}, {}, 69);
+  t_.setPixels({{2, 5}, {3, 6}}, 256);
+  // CreateGC: gc, drawable, mask (function 0x1 | foreground 0x4 | background 0x8).
+  std::vector<std::uint8_t> gc = words({0, 0x400010, 0x400001, 0xd, 3, 2, 3});
+  gc[0] = 55;
+  put16(&gc[2], std::uint16_t(gc.size() / 4));
+  t_.request(gc, findRequest(coreProtocol(), 55));
+  EXPECT_EQ(get32(&gc[16]), 3u);  // the function, not a pixel
+  EXPECT_EQ(get32(&gc[20]), 5u);
+  EXPECT_EQ(get32(&gc[24]), 6u);
+  // ChangeWindowAttributes: background pixel 0x2, border pixel 0x8.
+  std::vector<std::uint8_t> cw = words({0, 0x400010, 0xa, 3, 9});
+  cw[0] = 2;
+  put16(&cw[2], std::uint16_t(cw.size() / 4));
+  t_.request(cw, findRequest(coreProtocol(), 2));
+  EXPECT_EQ(get32(&cw[12]), 6u);
+  EXPECT_EQ(get32(&cw[16]), 9u);  // not one the client was given: as it is
+  // PutImage ZPixmap of depth 8: every byte a pixel.
+  std::vector<std::uint8_t> image =
+      words({0, 0x400010, 0x400011, 0x00010004, 0, 0x0800, 0x09030302});
+  image[0] = 72;
+  image[1] = 2;
+  put16(&image[2], std::uint16_t(image.size() / 4));
+  t_.request(image, findRequest(coreProtocol(), 72));
+  EXPECT_EQ(get32(&image[24]), 0x09060605u);
+  // A bitmap (depth 1) is not pixels of the colormap.
+  image[21] = 1;
+  put32(&image[24], 0x09030302);
+  t_.request(image, findRequest(coreProtocol(), 72));
+  EXPECT_EQ(get32(&image[24]), 0x09030302u);
+
+  // StoreColors: the default colormap's pixels are mapped, a colormap of the
+  // client's own keeps its values.
+  for (std::uint32_t cmap : {0x101u, 0x400020u}) {
+    std::vector<std::uint8_t> store = words({0, cmap, 2, 0xffff0000, 0x0700ffff});
+    store[0] = 89;
+    put16(&store[2], std::uint16_t(store.size() / 4));
+    t_.request(store, findRequest(coreProtocol(), 89));
+    EXPECT_EQ(get32(&store[8]), cmap == 0x101 ? 5u : 2u) << std::hex << cmap;
+  }
+
+  // AllocColor's reply: pixel at 16. Server pixel 5 is the client's 2; server
+  // pixel 2 is new, but the client's 2 means 5: it gets a value of its own.
+  std::vector<std::uint8_t> reply(32, 0);
+  reply[0] = 1;
+  put32(&reply[16], 5);
+  t_.reply(reply, findRequest(coreProtocol(), 84));
+  EXPECT_EQ(get32(&reply[16]), 2u);
+  put32(&reply[16], 2);
+  t_.reply(reply, findRequest(coreProtocol(), 84));
+  std::uint32_t fresh = get32(&reply[16]);
+  EXPECT_NE(fresh, 2u);
+  EXPECT_NE(fresh, 3u);
+  EXPECT_LT(fresh, 256u);
+  EXPECT_EQ(t_.pixelToServer(fresh), 2u);
+  put32(&reply[16], 7);  // unused on both sides: itself
+  t_.reply(reply, findRequest(coreProtocol(), 84));
+  EXPECT_EQ(get32(&reply[16]), 7u);
+
+  // A ZPixmap image read back (GetImage, depth 8): the client's values.
+  std::vector<std::uint8_t> got = words({0, 1, 0, 0, 0, 0, 0, 0, 0x07060505});
+  got[0] = 1;
+  got[1] = 8;
+  t_.zPixmapImageReply(got);
+  EXPECT_EQ(get32(&got[32]), 0x07030202u);
+}
+
 TEST(SequenceMap, ProxyRequestsAreHiddenFromTheClient) {
   SequenceMap s;
   s.clientRequest();  // 1

@@ -94,6 +94,60 @@ void ClientModel::ungrab(std::uint32_t window, std::uint8_t grabOpcode, std::uin
   });
 }
 
+namespace {
+constexpr std::uint8_t kGrabKey = 33;
+constexpr std::size_t kGrabKeyKeycode = 10;
+}  // namespace
+
+std::set<std::uint8_t> ClientModel::grabbedKeycodes() const {
+  std::set<std::uint8_t> out;
+  for (const auto& [id, w] : windows)
+    for (const auto& g : w.grabs)
+      if (g[0] == kGrabKey && g.size() > kGrabKeyKeycode && g[kGrabKeyKeycode])
+        out.insert(g[kGrabKeyKeycode]);
+  return out;
+}
+
+void ClientModel::remapGrabbedKeycodes(const std::map<std::uint8_t, std::uint8_t>& remap) {
+  for (auto& [id, w] : windows)
+    for (auto& g : w.grabs)
+      if (g[0] == kGrabKey && g.size() > kGrabKeyKeycode)
+        if (auto it = remap.find(g[kGrabKeyKeycode]); it != remap.end())
+          g[kGrabKeyKeycode] = it->second;
+}
+
+void ClientModel::allocColor(std::uint32_t colormap, std::uint32_t pixel, ColorCell cell) {
+  auto& cells = colors[colormap];
+  auto it = cells.find(pixel);
+  if (it != cells.end() && !cell.writable && !it->second.writable)
+    ++it->second.refs;  // the same shared colour again
+  else
+    cells[pixel] = std::move(cell);
+}
+
+void ClientModel::freeColor(std::uint32_t colormap, std::uint32_t pixel) {
+  auto cells = colors.find(colormap);
+  if (cells == colors.end()) return;
+  auto it = cells->second.find(pixel);
+  if (it == cells->second.end()) return;
+  if (it->second.writable || --it->second.refs == 0) cells->second.erase(it);
+  if (cells->second.empty()) colors.erase(cells);
+}
+
+void ClientModel::storeColor(std::uint32_t colormap, std::uint32_t pixel, std::uint8_t flags,
+                             std::uint16_t red, std::uint16_t green, std::uint16_t blue) {
+  auto cells = colors.find(colormap);
+  if (cells == colors.end()) return;
+  auto it = cells->second.find(pixel);
+  if (it == cells->second.end() || !it->second.writable) return;
+  ColorCell& c = it->second;
+  if (flags & 1) c.red = red;
+  if (flags & 2) c.green = green;
+  if (flags & 4) c.blue = blue;
+  c.stored = true;
+  c.storedName.clear();
+}
+
 void ClientModel::changeProperty(std::uint32_t wid, std::uint32_t atom, std::uint8_t mode,
                                  Property value) {
   Window* w = window(wid);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,17 @@ struct Window {
   std::vector<std::vector<std::uint8_t>> grabs;
   // XFIXES SelectSelectionInput (one per selection) and SelectCursorInput, as sent.
   std::vector<std::vector<std::uint8_t>> xfixesSelects;
+  // Shapes set from XFIXES regions (SetWindowShapeRegion): shape kind → the
+  // client's XFIXES major. Their rectangles are read from the server at a move.
+  std::map<std::uint8_t, std::uint8_t> regionShapes;
+};
+
+// A GC's or picture's clip set from an XFIXES region (SetGCClipRegion,
+// SetPictureClipRegion): the server copied the region then, so its
+// rectangles are read from the GC or picture at a move, not from the region.
+struct RegionClip {
+  std::uint8_t xfixesMajor = 0;
+  std::int16_t x = 0, y = 0;  // the clip origin it was set with
 };
 
 // A resource whose state is kept as the requests that made and changed it,
@@ -58,6 +70,22 @@ struct Gc {
   std::uint8_t depth = 0;  // of the drawable it was made for (0: not known)
   ValueMap values;
   std::vector<std::uint8_t> clipRectangles, dashes;  // the last such request, as sent
+  std::optional<RegionClip> regionClip;
+};
+
+// A colour cell the client holds in a colormap: shared and read-only
+// (AllocColor, AllocNamedColor: the colour the server gave), or its own and
+// writable (AllocColorCells, then StoreColors or StoreNamedColor). On a
+// colormap whose pixels the server hands out (PseudoColor and the like)
+// another server gives other pixels: a reattach allocates the cells again
+// and maps the pixel values.
+struct ColorCell {
+  std::uint16_t red = 0, green = 0, blue = 0;
+  bool writable = false;
+  bool stored = false;           // a writable cell's colour is set
+  std::string storedName;        // ... by StoreNamedColor, by this name
+  std::uint8_t storedFlags = 7;  // which of red, green, blue (1, 2, 4) the name set
+  std::uint32_t refs = 1;        // read-only: allocations not yet freed
 };
 
 class ClientModel {
@@ -77,6 +105,15 @@ class ClientModel {
   // XFIXES regions the client holds: id → its XFIXES major opcode (their
   // rectangles are read from the server at a move).
   std::map<std::uint32_t, std::uint8_t> regions;
+  // RENDER pictures whose clip was last set from a region.
+  std::map<std::uint32_t, RegionClip> pictureClips;
+  // Colour cells the client holds: colormap → pixel → cell.
+  std::map<std::uint32_t, std::map<std::uint32_t, ColorCell>> colors;
+  void allocColor(std::uint32_t colormap, std::uint32_t pixel, ColorCell cell);
+  void freeColor(std::uint32_t colormap, std::uint32_t pixel);
+  // StoreColors' item (flags: 1 red, 2 green, 4 blue); writable cells only.
+  void storeColor(std::uint32_t colormap, std::uint32_t pixel, std::uint8_t flags,
+                  std::uint16_t red, std::uint16_t green, std::uint16_t blue);
   // Selections the client owns: selection atom → its owner window.
   std::map<std::uint32_t, std::uint32_t> selections;
   std::map<std::string, std::uint32_t> atomsByName;
@@ -96,6 +133,10 @@ class ClientModel {
   void circulate(std::uint32_t parent, std::uint8_t direction);
   // UngrabButton / UngrabKey: drops the window's passive grabs of that
   // button or key (0: any) with those modifiers (0x8000: any).
+  // The keycodes of the passive key grabs (GrabKey; AnyKey left out), and
+  // the same grabs with their keycodes changed by `remap`.
+  std::set<std::uint8_t> grabbedKeycodes() const;
+  void remapGrabbedKeycodes(const std::map<std::uint8_t, std::uint8_t>& remap);
   void ungrab(std::uint32_t window, std::uint8_t grabOpcode, std::uint8_t detail,
               std::uint16_t modifiers);
   // Properties set on windows the client does not own (the root) are

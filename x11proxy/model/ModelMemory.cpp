@@ -61,6 +61,12 @@ std::size_t modelMemory(const ClientModel& m) {
   for (const auto& [id, props] : m.foreignProperties) n += heap(props);
   n += nodes(m.versionRequests);
   for (const auto& [major, r] : m.versionRequests) n += heap(r);
+  n += nodes(m.regions) + nodes(m.pictureClips) + nodes(m.selections) + nodes(m.colors);
+  for (const auto& [cmap, cells] : m.colors) {
+    n += nodes(cells);
+    for (const auto& [pixel, cell] : cells) n += heap(cell.storedName);
+  }
+  for (const auto& [id, w] : m.windows) n += nodes(w.regionShapes) + heap(w.grabs);
   n += nodes(m.atomsByName) + nodes(m.atomNames);
   for (const auto& [name, atom] : m.atomsByName) n += 2 * heap(name);  // both maps hold it
   return n;

@@ -46,8 +46,26 @@ enum CoreOpcode : std::uint8_t {
   CreateGlyphCursor = 94,
   FreeCursor = 95,
   RecolorCursor = 96,
+  AllocColor = 84,
+  AllocNamedColor = 85,
+  AllocColorCells = 86,
+  FreeColors = 88,
+  StoreColors = 89,
+  StoreNamedColor = 90,
   QueryExtension = 98,
 };
+
+// GC components (value-mask bits) and a RENDER picture's clip-mask bit.
+constexpr std::uint32_t kGcClipXOrigin = 0x20000, kGcClipYOrigin = 0x40000, kGcClipMask = 0x80000,
+                        kCpClipMask = 0x40;
+
+ColorCell sharedColor(std::uint16_t red, std::uint16_t green, std::uint16_t blue) {
+  ColorCell c;
+  c.red = red;
+  c.green = green;
+  c.blue = blue;
+  return c;
+}
 
 // Does the sequence number `later` (16 bits, wrapping) come after `earlier`?
 bool after(std::uint16_t later, std::uint16_t earlier) {
@@ -129,6 +147,9 @@ void Tracker::clientRequest(std::span<const std::uint8_t> request) {
     if (major == InternAtom && r.size() >= 8) p.name = stringAt(r, 8, get16(&r[4]));
     if (major == QueryExtension && r.size() >= 8) p.name = stringAt(r, 8, get16(&r[4]));
     if (major == GetAtomName && r.size() >= 8) p.name = std::to_string(get32(&r[4]));
+    if ((major == AllocColor || major == AllocNamedColor || major == AllocColorCells) &&
+        r.size() >= 8)
+      p.colormap = get32(&r[4]);
     pending_.push_back(std::move(p));
   }
   if (major < 128) {
@@ -136,6 +157,12 @@ void Tracker::clientRequest(std::span<const std::uint8_t> request) {
   } else if (auto it = byMajor_.find(major); it != byMajor_.end()) {
     modelExtensionRequest(it->second.name, r);
   }
+}
+
+std::optional<std::uint8_t> Tracker::coreDataFor(std::uint16_t seq) const {
+  for (const auto& p : pending_)
+    if (std::uint16_t(p.sequence) == seq && p.major < 128) return p.minor;
+  return std::nullopt;
 }
 
 const RequestLayout* Tracker::layoutFor(std::uint16_t seq) const {
@@ -190,8 +217,13 @@ void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std:
       case 31:  // CreateAnimCursor
         create(model_.cursors);
         break;
-      case 5:   // ChangePicture
-      case 6:   // SetPictureClipRectangles
+      case 5:  // ChangePicture
+      case 6:  // SetPictureClipRectangles
+        // A clip mask or rectangles replace a clip set from a region.
+        if (minor == 6 || (r.size() >= 12 && (get32(&r[8]) & kCpClipMask)))
+          model_.pictureClips.erase(id);
+        change(model_.renderObjects);
+        break;
       case 20:  // AddGlyphs
       case 22:  // FreeGlyphs
       case 28:  // SetPictureTransform
@@ -201,6 +233,7 @@ void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std:
       case 7:   // FreePicture
       case 19:  // FreeGlyphSet
         model_.renderObjects.erase(id);
+        model_.pictureClips.erase(id);
         mayRelease_ = true;
         break;
       default:
@@ -211,6 +244,8 @@ void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std:
       model_.regions[id] = r[0];
     } else if (minor == 10) {  // DestroyRegion
       model_.regions.erase(id);
+    } else if (minor >= 20 && minor <= 22) {
+      modelRegionUse(r);
     } else if ((minor == 2 || minor == 3) && r.size() >= 12) {
       // SelectSelectionInput (window, selection, mask), SelectCursorInput (window, mask).
       if (Window* w = model_.window(id)) {
@@ -234,6 +269,60 @@ void Tracker::modelExtensionRequest(const std::string& ext, std::span<const std:
         });
       w->shapeRequests.push_back(std::move(bytes));
     }
+  }
+}
+
+// XFIXES SetGCClipRegion (20), SetWindowShapeRegion (21), SetPictureClipRegion (22).
+void Tracker::modelRegionUse(std::span<const std::uint8_t> r) {
+  std::uint8_t minor = r[1];
+  std::uint32_t target = get32(&r[4]);
+  if (minor == 21) {
+    if (r.size() < 20) return;
+    // window, kind, pad, x offset, y offset, region
+    if (Window* w = model_.window(target)) {
+      if (get32(&r[16]))
+        w->regionShapes[r[8]] = r[0];
+      else
+        w->regionShapes.erase(r[8]);
+    }
+    return;
+  }
+  if (r.size() < 16) return;
+  // gc or picture, region, clip x origin, clip y origin
+  std::uint32_t region = get32(&r[8]);
+  std::optional<RegionClip> clip;
+  if (region) clip = RegionClip{r[0], std::int16_t(get16(&r[12])), std::int16_t(get16(&r[14]))};
+  if (minor == 20) {
+    auto it = model_.gcs.find(target);
+    if (it == model_.gcs.end()) return;
+    Gc& gc = it->second;
+    gc.regionClip = clip;
+    gc.clipRectangles.clear();
+    gc.values[kGcClipXOrigin] = std::uint16_t(get16(&r[12]));
+    gc.values[kGcClipYOrigin] = std::uint16_t(get16(&r[14]));
+    // None clears the clip; a region replaces the clip mask.
+    gc.values[kGcClipMask] = 0;
+    if (region) gc.values.erase(kGcClipMask);
+    mayRelease_ = true;  // a clip pixmap may be unused now
+    return;
+  }
+  auto it = model_.renderObjects.find(target);
+  if (it == model_.renderObjects.end()) return;
+  // Clip rectangles set before are moot now.
+  auto& log = it->second.requests;
+  std::erase_if(log, [&](const auto& old) { return &old != &log.front() && old[1] == 6; });
+  if (clip) {
+    model_.pictureClips[target] = *clip;
+  } else {
+    model_.pictureClips.erase(target);
+    // No clip: what a ChangePicture of the clip mask to None does.
+    std::vector<std::uint8_t> none(16, 0);
+    none[0] = log.front()[0];
+    none[1] = 5;
+    put16(&none[2], 4);
+    put32(&none[4], target);
+    put32(&none[8], kCpClipMask);
+    log.push_back(std::move(none));
   }
 }
 
@@ -307,6 +396,24 @@ void Tracker::modelReply(const Pending& p, std::span<const std::uint8_t> m) {
     model_.noteAtom(p.name, get32(&m[8]));
   } else if (p.major == GetAtomName) {
     model_.noteAtom(stringAt(m, 32, get16(&m[8])), std::uint32_t(std::stoul(p.name)));
+  } else if (p.major == AllocColor) {
+    // red, green, blue (as the server has them), pixel
+    model_.allocColor(p.colormap, get32(&m[16]),
+                      sharedColor(get16(&m[8]), get16(&m[10]), get16(&m[12])));
+  } else if (p.major == AllocNamedColor) {
+    // pixel, exact red, green, blue, visual red, green, blue
+    model_.allocColor(p.colormap, get32(&m[8]),
+                      sharedColor(get16(&m[18]), get16(&m[20]), get16(&m[22])));
+  } else if (p.major == AllocColorCells) {
+    // Cells without planes (masks_len 0): with planes, every combination of
+    // pixel and masks is the client's too, which the proxy does not follow.
+    std::size_t pixels = get16(&m[8]);
+    if (get16(&m[10]) == 0 && 32 + pixels * 4 <= m.size())
+      for (std::size_t i = 0; i < pixels; ++i) {
+        ColorCell cell;
+        cell.writable = true;
+        model_.allocColor(p.colormap, get32(&m[32 + 4 * i]), cell);
+      }
   } else if (p.major == QueryExtension && m[8]) {
     ExtensionUse use{findExtension(p.name), p.name, m[9], m[10], m[11]};
     byMajor_[use.major] = use;
@@ -420,7 +527,10 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       model_.pixmaps.erase(get32(&r[4]));
       break;
     case CreateGC: {
-      Gc gc{get32(&r[4]), get32(&r[8]), 0, values(), {}, {}};
+      Gc gc;
+      gc.id = get32(&r[4]);
+      gc.drawable = get32(&r[8]);
+      gc.values = values();
       if (auto p = model_.pixmaps.find(gc.drawable); p != model_.pixmaps.end())
         gc.depth = p->second.depth;
       else if (Window* w = model_.window(gc.drawable))
@@ -429,17 +539,28 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       break;
     }
     case ChangeGC:
-      if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end())
-        for (auto [bit, v] : values()) it->second.values[bit] = v;
+      if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end()) {
+        ValueMap changed = values();
+        for (auto [bit, v] : changed) it->second.values[bit] = v;
+        if (changed.count(kGcClipMask)) {
+          it->second.regionClip.reset();
+          it->second.clipRectangles.clear();
+        }
+      }
       break;
     case FreeGC:
       model_.gcs.erase(get32(&r[4]));
       break;
     case SetDashes:
     case SetClipRectangles:
-      if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end())
+      if (auto it = model_.gcs.find(get32(&r[4])); it != model_.gcs.end()) {
         (r[0] == SetDashes ? it->second.dashes : it->second.clipRectangles)
             .assign(r.begin(), r.end());
+        if (r[0] == SetClipRectangles) {
+          it->second.regionClip.reset();
+          it->second.values.erase(kGcClipMask);
+        }
+      }
       break;
     case OpenFont:
       model_.fonts[get32(&r[4])] = stringAt(r, 12, get16(&r[8]));
@@ -490,6 +611,28 @@ void Tracker::modelRequest(std::span<const std::uint8_t> r) {
       break;
     case FreeColormap:
       model_.colormaps.erase(get32(&r[4]));
+      model_.colors.erase(get32(&r[4]));
+      break;
+    case FreeColors:
+      // colormap, plane mask, pixels
+      for (std::size_t at = 12; at + 4 <= r.size(); at += 4)
+        model_.freeColor(get32(&r[4]), get32(&r[at]));
+      break;
+    case StoreColors:
+      // colormap, items of pixel, red, green, blue, flags, pad
+      for (std::size_t at = 8; at + 12 <= r.size(); at += 12)
+        model_.storeColor(get32(&r[4]), get32(&r[at]), r[at + 10], get16(&r[at + 4]),
+                          get16(&r[at + 6]), get16(&r[at + 8]));
+      break;
+    case StoreNamedColor:
+      // flags, colormap, pixel, name length, name
+      if (auto cells = model_.colors.find(get32(&r[4])); cells != model_.colors.end())
+        if (auto it = cells->second.find(get32(&r[8]));
+            it != cells->second.end() && it->second.writable) {
+          it->second.stored = true;
+          it->second.storedName = stringAt(r, 16, get16(&r[12]));
+          it->second.storedFlags = r[1];
+        }
       break;
     default:
       break;

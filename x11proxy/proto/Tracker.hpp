@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -44,6 +45,11 @@ class Tracker {
   std::size_t held() const { return held_.size(); }
 
   const ClientModel& model() const { return model_; }
+  // After a reattach to a server whose keys have other codes: the passive key
+  // grabs name the new server's keycodes (KeyboardMap.hpp).
+  void remapGrabbedKeycodes(const std::map<std::uint8_t, std::uint8_t>& remap) {
+    model_.remapGrabbedKeycodes(remap);
+  }
   std::uint32_t requests() const { return sequence_; }
   std::uint64_t replies() const { return replies_; }
   std::uint64_t events() const { return events_; }
@@ -52,6 +58,9 @@ class Tracker {
   const std::map<std::uint8_t, ExtensionUse>& extensions() const { return byMajor_; }
   // The table of the request still owed a reply with this sequence number.
   const RequestLayout* layoutFor(std::uint16_t seq) const;
+  // The second byte of the core request still owed a reply with this
+  // sequence number (GetImage's format, ...), if it is one.
+  std::optional<std::uint8_t> coreDataFor(std::uint16_t seq) const;
   // The table of the request with this major/minor opcode, if known.
   const RequestLayout* requestLayout(std::uint8_t major, std::uint8_t minor) const;
 
@@ -59,10 +68,12 @@ class Tracker {
   struct Pending {
     std::uint32_t sequence;
     std::uint8_t major, minor;
-    std::string name;  // InternAtom's atom name, QueryExtension's extension name
+    std::string name;            // InternAtom's atom name, QueryExtension's extension name
+    std::uint32_t colormap = 0;  // the colour requests'
   };
   void modelRequest(std::span<const std::uint8_t> r);
   void modelExtensionRequest(const std::string& ext, std::span<const std::uint8_t> r);
+  void modelRegionUse(std::span<const std::uint8_t> r);
   void modelReply(const Pending& p, std::span<const std::uint8_t> reply);
 
   std::uint8_t renderMajor() const;

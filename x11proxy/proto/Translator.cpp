@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "x11proxy/proto/PictFormats.hpp"
 #include "x11proxy/proto/Wire.hpp"
 
 namespace ckpt::x11 {
@@ -16,7 +17,8 @@ constexpr std::uint32_t kAtomAtom = 4, kBitmap = 5, kColormap = 7, kCursor = 8, 
                         kWmHints = 35;
 constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kSendEvent = 25,
                        kChangeProperty = 18, kGetProperty = 20, kClientMessage = 33,
-                       kKeymapNotify = 11;
+                       kKeymapNotify = 11, kQueryPictFormats = 1, kAllocColor = 84,
+                       kAllocNamedColor = 85, kAllocColorCells = 86;
 
 bool idKind(IdKind k) {
   switch (k) {
@@ -69,6 +71,12 @@ void Translator::attach(const ServerView& client, const ServerView& server,
       visualToClient_.emplace(*s, v.id);
     }
   exts_ = std::move(exts);
+  formatToServer_.clear();
+  formatToClient_.clear();
+  nextClientFormat_ = 0;
+  pixelToServer_.clear();
+  pixelToClient_.clear();
+  pixelEntries_ = 0;
   wmProtocols_ = netWmState_ = 0;
   active_ = true;
 }
@@ -125,6 +133,117 @@ std::uint32_t Translator::visualToClient(std::uint32_t v) const {
   return lookup(visualToClient_, v);
 }
 
+void Translator::setPictFormats(std::map<std::uint32_t, std::uint32_t> toServer) {
+  formatToServer_ = std::move(toServer);
+  formatToClient_.clear();
+  nextClientFormat_ = 1;
+  for (auto [c, s] : formatToServer_) {
+    formatToClient_.emplace(s, c);
+    nextClientFormat_ = std::max(nextClientFormat_, c + 1);
+  }
+}
+
+std::uint32_t Translator::formatToServer(std::uint32_t f) const {
+  return lookup(formatToServer_, f);
+}
+
+std::uint32_t Translator::formatToClient(std::uint32_t f) {
+  if (auto it = formatToClient_.find(f); it != formatToClient_.end()) return it->second;
+  if (!nextClientFormat_) return f;  // no formats known: the numbers are the server's
+  std::uint32_t mine = nextClientFormat_++;
+  formatToClient_[f] = mine;
+  formatToServer_[mine] = f;
+  return mine;
+}
+
+void Translator::setPixels(std::map<std::uint32_t, std::uint32_t> toServer, std::uint32_t entries) {
+  pixelToServer_ = std::move(toServer);
+  pixelToClient_.clear();
+  for (auto [c, s] : pixelToServer_) pixelToClient_.emplace(s, c);
+  pixelEntries_ = entries;
+}
+
+std::uint32_t Translator::pixelToServer(std::uint32_t p) const {
+  return lookup(pixelToServer_, p);
+}
+
+std::uint32_t Translator::knownPixelToClient(std::uint32_t p) const {
+  return lookup(pixelToClient_, p);
+}
+
+std::uint32_t Translator::pixelToClient(std::uint32_t p) {
+  if (!pixelEntries_) return p;
+  if (auto it = pixelToClient_.find(p); it != pixelToClient_.end()) return it->second;
+  // A pixel new to the client: itself, unless the client already means
+  // another server pixel by that value; then the lowest value it does not use.
+  std::uint32_t mine = p;
+  if (pixelToServer_.count(mine))
+    for (mine = 0; mine < pixelEntries_ && pixelToServer_.count(mine); ++mine) {
+    }
+  pixelToServer_[mine] = p;
+  pixelToClient_[p] = mine;
+  return mine;
+}
+
+void Translator::zPixmapImageReply(std::span<std::uint8_t> m) {
+  // depth at 1, the image from 32
+  if (!pixelEntries_ || m.size() < 32 || m[1] != 8 || client_.rootDepth != 8) return;
+  for (std::size_t at = 32; at < m.size(); ++at) m[at] = std::uint8_t(pixelToClient(m[at]));
+}
+
+// The pixel values of core requests and replies (see setPixels).
+void Translator::pixels(std::span<std::uint8_t> m, std::size_t shift, bool toServer) {
+  enum : std::uint8_t {
+    kCreateWindow = 1,
+    kChangeWindowAttributes = 2,
+    kPutImage = 72,
+    kCreateGc = 55,
+    kChangeGc = 56,
+    kFreeColors = 88,
+    kStoreColors = 89,
+    kStoreNamedColor = 90,
+    kQueryColors = 91,
+  };
+  auto one = [&](std::size_t at) {
+    if (at + 4 > m.size()) return;
+    std::uint32_t v = get32(&m[at]);
+    put32(&m[at], toServer ? pixelToServer(v) : pixelToClient(v));
+  };
+  // Value lists: the pixels among the values present, by mask bit.
+  auto values = [&](std::size_t maskAt, std::size_t listAt,
+                    std::initializer_list<std::uint32_t> bits) {
+    if (maskAt + 4 > m.size()) return;
+    std::uint32_t mask = get32(&m[maskAt]);
+    std::size_t at = listAt;
+    for (std::uint32_t bit = 1; bit && at + 4 <= m.size(); bit <<= 1) {
+      if (!(mask & bit)) continue;
+      if (std::find(bits.begin(), bits.end(), bit) != bits.end()) one(at);
+      at += 4;
+    }
+  };
+  std::uint8_t op = m[0];
+  // The colour requests name their colormap (at 4, already the server's):
+  // only the default colormap's pixels are mapped.
+  bool defaultColormap = m.size() >= 8 + shift && get32(&m[4 + shift]) == server_.defaultColormap;
+  if (op >= kFreeColors && op <= kQueryColors && !defaultColormap) return;
+  if (op == kCreateWindow) values(28 + shift, 32 + shift, {0x2, 0x8});
+  if (op == kChangeWindowAttributes) values(8 + shift, 12 + shift, {0x2, 0x8});
+  if (op == kCreateGc) values(12 + shift, 16 + shift, {0x4, 0x8});
+  if (op == kChangeGc) values(8 + shift, 12 + shift, {0x4, 0x8});
+  if (op == kStoreNamedColor) one(8 + shift);
+  if (op == kFreeColors || op == kQueryColors)
+    for (std::size_t at = (op == kFreeColors ? 12 : 8) + shift; at + 4 <= m.size(); at += 4)
+      one(at);
+  if (op == kStoreColors)
+    for (std::size_t at = 8 + shift; at + 12 <= m.size(); at += 12) one(at);
+  // A ZPixmap image of the default depth, one byte a pixel (the depths
+  // whose pixels come from the default colormap).
+  if (op == kPutImage && m[1] == 2 && m.size() > 24 + shift && m[21 + shift] == client_.rootDepth &&
+      client_.rootDepth == 8)
+    for (std::size_t at = 24 + shift; at < m.size(); ++at)
+      m[at] = std::uint8_t(pixelToServer(m[at]));
+}
+
 std::uint32_t Translator::map(IdKind kind, std::uint32_t v, bool toServer) {
   if (v == 0) return 0;
   if (idKind(kind)) return toServer ? idToServer(v) : idToClient(v);
@@ -132,8 +251,7 @@ std::uint32_t Translator::map(IdKind kind, std::uint32_t v, bool toServer) {
   if (kind == IdKind::Visualid) return toServer ? visualToServer(v) : visualToClient(v);
   // CurrentTime (0) stays itself; other times shift by the offset.
   if (kind == IdKind::Timestamp) return toServer ? v - timeOffset_ : v + timeOffset_;
-  // RENDER picture formats pass as they are: servers of one kind number
-  // their formats alike (checked at reattach).
+  if (kind == IdKind::RenderPictformat) return toServer ? formatToServer(v) : formatToClient(v);
   return v;
 }
 
@@ -206,6 +324,7 @@ void Translator::request(std::span<std::uint8_t> r, const RequestLayout* layout)
   std::uint32_t propertyType = 0;
   if (major == kChangeProperty && r.size() >= 24 + shift) propertyType = get32(&r[12 + shift]);
   if (layout) message(r, layout->request, shift, true);
+  if (pixelEntries_ && major < 128) pixels(r, shift, true);
   if (major >= 128) r[0] = majorToServer(major);
   if (major == kChangeProperty && r.size() >= 24 + shift) {
     std::size_t bytes = std::size_t(get32(&r[20 + shift])) * (r[16 + shift] / 8);
@@ -218,7 +337,25 @@ void Translator::request(std::span<std::uint8_t> r, const RequestLayout* layout)
 
 void Translator::reply(std::span<std::uint8_t> m, const RequestLayout* layout) {
   if (!active_ || !layout || !layout->reply || m.size() < 32) return;
+  if (const ExtensionLayout* render = findExtension("RENDER");
+      render && layout == findRequest(*render, kQueryPictFormats)) {
+    // Its lists follow one another: more than the tables' first list.
+    rewritePictFormats(m, {[this](std::uint32_t f) { return formatToClient(f); },
+                           [this](std::uint32_t c) { return idToClient(c); },
+                           [this](std::uint32_t v) { return visualToClient(v); }});
+    return;
+  }
   message(m, *layout->reply, 0, false);
+  if (pixelEntries_) {
+    // AllocColor's pixel at 16, AllocNamedColor's at 8, AllocColorCells' list from 32.
+    if (layout == findRequest(coreProtocol(), kAllocColor))
+      put32(&m[16], pixelToClient(get32(&m[16])));
+    if (layout == findRequest(coreProtocol(), kAllocNamedColor))
+      put32(&m[8], pixelToClient(get32(&m[8])));
+    if (layout == findRequest(coreProtocol(), kAllocColorCells))
+      for (std::size_t i = 0, at = 32; i < get16(&m[8]) && at + 4 <= m.size(); ++i, at += 4)
+        put32(&m[at], pixelToClient(get32(&m[at])));
+  }
   if (layout == findRequest(coreProtocol(), kGetProperty)) {
     // format, type (already the client's), value length in format units
     std::size_t bytes = std::size_t(get32(&m[16])) * (m[1] / 8);

@@ -47,6 +47,29 @@ class Translator {
   void setTimeOffset(std::uint32_t offset) { timeOffset_ = offset; }
   std::uint32_t timeOffset() const { return timeOffset_; }
 
+  // RENDER picture formats: client id → the like format's id on the server
+  // (PictFormats.hpp). A server format the client has not seen gets a
+  // client id of its own, above every client format id.
+  void setPictFormats(std::map<std::uint32_t, std::uint32_t> toServer);
+  std::uint32_t formatToServer(std::uint32_t f) const;
+  std::uint32_t formatToClient(std::uint32_t f);
+
+  // Pixel values, when the default colormap's pixels differ between the
+  // servers (ColorCells.hpp): client pixel → server pixel. Applied to the
+  // pixels of GCs (foreground, background), windows (background, border),
+  // the colour requests, and ZPixmap images of the default depth; replies
+  // giving the client new pixels get values of the client's own where a
+  // server pixel would collide with one it already uses.
+  void setPixels(std::map<std::uint32_t, std::uint32_t> toServer, std::uint32_t entries);
+  std::uint32_t pixelToServer(std::uint32_t p) const;
+  std::uint32_t pixelToClient(std::uint32_t p);
+  // The client's value of a server pixel it already has (else the pixel itself).
+  std::uint32_t knownPixelToClient(std::uint32_t p) const;
+  bool mapsPixels() const { return pixelEntries_ != 0; }
+  // A GetImage reply to a ZPixmap request: an image of the default depth
+  // gets the client's pixel values.
+  void zPixmapImageReply(std::span<std::uint8_t> reply);
+
   // The client's values of the atoms whose ClientMessage data holds atoms.
   void setClientAtomNames(const std::map<std::string, std::uint32_t>& byName);
 
@@ -91,6 +114,11 @@ class Translator {
   ServerView client_, server_;
   std::map<std::uint32_t, std::uint32_t> atomToServer_, atomToClient_;
   std::map<std::uint32_t, std::uint32_t> visualToServer_, visualToClient_;
+  std::map<std::uint32_t, std::uint32_t> formatToServer_, formatToClient_;
+  std::uint32_t nextClientFormat_ = 0;
+  std::map<std::uint32_t, std::uint32_t> pixelToServer_, pixelToClient_;
+  std::uint32_t pixelEntries_ = 0;  // the default colormap's size (0: pixels are not mapped)
+  void pixels(std::span<std::uint8_t> r, std::size_t shift, bool toServer);
   std::vector<ExtensionMapping> exts_;
   std::uint32_t nextClientAtom_ = 0;
   std::uint32_t timeOffset_ = 0;

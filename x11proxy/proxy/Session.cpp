@@ -20,7 +20,7 @@ namespace ckpt::x11 {
 namespace {
 
 constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kKeymapNotify = 11,
-                       kSetInputFocus = 42;
+                       kSetInputFocus = 42, kGetImage = 73, kZPixmap = 2;
 
 }  // namespace
 
@@ -291,6 +291,9 @@ void Session::parseServer() {
     if (kind == 1) {
       const RequestLayout* layout = tracker_.layoutFor(get16(&m[2]));
       translator_.reply(m, layout);
+      if (translator_.mapsPixels() && layout == findRequest(coreProtocol(), kGetImage) &&
+          tracker_.coreDataFor(get16(&m[2])) == kZPixmap)
+        translator_.zPixmapImageReply(m);
       if (layout && layout == findRequest(coreProtocol(), kListExtensions)) {
         std::size_t shorter = Translator::hideInListExtensions(m);
         toClient_.erase(shorter, size - shorter);

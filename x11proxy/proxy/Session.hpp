@@ -96,12 +96,20 @@ class Session {
   // Connects to `to`, maps the client's view onto it, replays the model
   // with `fetched`, and makes it the session's server.
   std::vector<std::string> switchTo(const ServerAddress& to, const FetchedState& fetched);
+  // The client's picture formats mapped onto the server `c` talks to
+  // (PictFormats.hpp); throws when one the client made something with has
+  // no like there.
+  std::map<std::uint32_t, std::uint32_t> pictFormatsOn(xcb_connection_t* c, const ServerView& view,
+                                                       const std::string& display) const;
 
   UniqueFd client_;
   std::string cookie_;
   ServerAddress server_;
   std::unique_ptr<Upstream> upstream_;
   ServerView clientView_;  // the first server's, which the client keeps
+  // The first server's RENDER picture formats, whose numbers the client
+  // keeps (read at the first move or checkpoint).
+  std::vector<PictFormat> clientPictFormats_;
   Stream toServer_, toClient_;
   BodyPassthrough body_;
   bool setupDone_ = false, clientEof_ = false, serverEof_ = false, refused_ = false;

@@ -11,7 +11,9 @@
 #include "core/util/Log.hpp"
 #include "x11proxy/proto/Wire.hpp"
 #include "x11proxy/proxy/Session.hpp"
+#include "x11proxy/reattach/ColorCells.hpp"
 #include "x11proxy/reattach/FontSubstitutes.hpp"
+#include "x11proxy/reattach/KeyboardMap.hpp"
 #include "x11proxy/reattach/Replay.hpp"
 #include "x11proxy/reattach/ReplayEvents.hpp"
 #include "x11proxy/reattach/ServerFetch.hpp"
@@ -78,6 +80,18 @@ std::vector<std::string> Session::reattach(const ServerAddress& to) {
   return switchTo(to, saved);
 }
 
+std::map<std::uint32_t, std::uint32_t> Session::pictFormatsOn(xcb_connection_t* c,
+                                                              const ServerView& view,
+                                                              const std::string& display) const {
+  if (clientPictFormats_.empty()) return {};
+  auto map = matchPictFormats(clientPictFormats_, clientView_, queryPictFormats(c), view);
+  // Every format the client made a picture or glyph set with must be there.
+  if (auto missing = missingPictFormat(tracker_.model().renderObjects, clientPictFormats_, map);
+      !missing.empty())
+    throw Error("x11: " + display + " has " + missing);
+  return map;
+}
+
 std::vector<std::string> Session::switchTo(const ServerAddress& to, const FetchedState& fetched) {
   // The new server, and the client's view mapped onto it. Nothing on either
   // server has changed yet: every check that can fail comes here.
@@ -114,19 +128,42 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
     exts.push_back({use->name, use->layout, use->major, r->major_opcode, use->firstEvent,
                     r->first_event, use->firstError, r->first_error});
   }
+  // Until the first move the client's formats are those of the server just read.
+  if (!translator_.active()) clientPictFormats_ = fetched.pictFormats;
+  auto formats = pictFormatsOn(c, view, to.display);
   std::vector<std::string> fontWarnings;
   auto substitutes = fontSubstitutes(c, tracker_.model(), fontWarnings);
   // The client's clock runs on from where the old server's was (ServerTime.hpp).
   std::uint32_t clientNow = fetched.serverTime + translator_.timeOffset();
   std::uint32_t timeOffset = clientNow - serverTime(c, view.root);
+  // Key grabs follow their keysyms to the new server's keycodes.
+  std::vector<std::uint8_t> lostKeys;
+  std::map<std::uint8_t, std::uint8_t> keycodes;
+  if (auto grabbed = tracker_.model().grabbedKeycodes(); !grabbed.empty())
+    keycodes = keycodesToRemap(
+        fetched.keyboard, fetchKeyboardMap(c, view.minKeycode, view.maxKeycode), grabbed, lostKeys);
+  // The client's colours, where pixel values are handed out: allocated on
+  // this connection, which becomes the client's.
+  std::map<std::uint32_t, std::uint32_t> pixels;
+  std::vector<std::string> colorWarnings;
+  if (allocatesPixels(clientView_))
+    pixels = allocateColorsAgain(c, tracker_.model(), clientView_, view, colorWarnings);
   // A last round trip: its number is how many requests the proxy has used.
   xcb_get_input_focus_cookie_t sync = xcb_get_input_focus(c);
   std::free(xcb_get_input_focus_reply(c, sync, nullptr));
   if (xcb_connection_has_error(c)) throw Error("x11: the connection to " + to.display + " failed");
 
+  // From here on nothing fails: the model and the translator change.
+  tracker_.remapGrabbedKeycodes(keycodes);
   ReplayPlan plan = planReplay({tracker_.model(), clientView_, fetched, view, substitutes});
+  for (std::uint8_t k : lostKeys)
+    plan.warnings.push_back(fmt::format(
+        "keycode {} (keysym 0x{:x}) is grabbed, but no key of {} makes that keysym: the grab "
+        "stays on keycode {}",
+        k, fetched.keyboard.keysymOf(k), to.display, k));
   for (const auto& w : fetched.warnings) plan.warnings.push_back(w);
   for (const auto& w : fontWarnings) plan.warnings.push_back(w);
+  for (const auto& w : colorWarnings) plan.warnings.push_back(w);
 
   // The switch: the old connection closes (the old server destroys what
   // the client made there), the replay goes first on the new one.
@@ -136,6 +173,10 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
   translator_.attach(clientView_, view, std::move(atoms), std::move(exts), nextClientAtom);
   translator_.setClientAtomNames(tracker_.model().atomsByName);
   translator_.setTimeOffset(timeOffset);
+  translator_.setPictFormats(std::move(formats));
+  if (const VisualInfo* v = clientView_.visual(clientView_.rootVisual);
+      v && allocatesPixels(clientView_))
+    translator_.setPixels(std::move(pixels), std::max<std::uint32_t>(v->colormapEntries, 1));
   toClient_.dropUnparsed();
   for (const auto& e : unmapNotifiesBeforeMove(tracker_.model(), clientView_.root,
                                                std::uint16_t(tracker_.requests())))

@@ -30,7 +30,15 @@ enum : std::uint8_t {
 constexpr std::uint32_t kCwBackPixmap = 0x1, kCwBorderPixmap = 0x4, kCwColormap = 0x2000,
                         kCwCursor = 0x4000, kCwEventMask = 0x800;
 constexpr std::uint32_t kGcTile = 0x400, kGcStipple = 0x800, kGcFont = 0x4000,
-                        kGcClipMask = 0x80000;
+                        kGcClipXOrigin = 0x20000, kGcClipYOrigin = 0x40000, kGcClipMask = 0x80000;
+// XFIXES minor opcodes.
+enum : std::uint8_t {
+  kCreateRegion = 5,
+  kDestroyRegion = 10,
+  kSetGcClipRegion = 20,
+  kSetWindowShapeRegion = 21,
+  kSetPictureClipRegion = 22,
+};
 // Without BIG-REQUESTS a request holds at most 65535 words.
 constexpr std::size_t kMaxRequest = 65535 * 4;
 
@@ -199,7 +207,7 @@ class Planner {
   // XFIXES regions from the rectangles the old server held.
   void regions() {
     for (const auto& [id, major] : m_.regions) {
-      Req r(major, 5);  // CreateRegion
+      Req r(major, kCreateRegion);
       r.u32(id);
       if (auto it = in_.fetched.regions.find(id); it != in_.fetched.regions.end())
         for (std::int16_t v : it->second) r.u16(std::uint16_t(v));
@@ -236,7 +244,37 @@ class Planner {
       if (scratch) add(Req(kFreePixmap, 0).u32(scratch).done());
       if (!gc.dashes.empty()) add(gc.dashes);
       if (!gc.clipRectangles.empty()) add(gc.clipRectangles);
+      if (gc.regionClip) {
+        auto origin = [&](std::uint32_t bit) {
+          auto v = gc.values.find(bit);
+          return v == gc.values.end() ? std::uint16_t(0) : std::uint16_t(v->second);
+        };
+        clipFromRegion(gc.regionClip->xfixesMajor, kSetGcClipRegion, id, in_.fetched.gcClips,
+                       origin(kGcClipXOrigin), origin(kGcClipYOrigin));
+      }
     }
+  }
+
+  // A clip the client set from a region (since changed or destroyed, maybe):
+  // a region of the proxy's own with the clip's rectangles as the old server
+  // held them, used the same way and destroyed.
+  void clipFromRegion(std::uint8_t xfixes, std::uint8_t minor, std::uint32_t target,
+                      const std::map<std::uint32_t, std::vector<std::int16_t>>& fetched,
+                      std::uint16_t x, std::uint16_t y) {
+    auto rects = fetched.find(target);
+    if (rects == fetched.end()) return;
+    std::uint32_t temp = tempRegion(xfixes, rects->second);
+    add(Req(xfixes, minor).u32(target).u32(temp).u16(x).u16(y).done());
+    add(Req(xfixes, kDestroyRegion).u32(temp).done());
+  }
+
+  std::uint32_t tempRegion(std::uint8_t xfixes, const std::vector<std::int16_t>& rects) {
+    std::uint32_t temp = tempId();
+    Req r(xfixes, kCreateRegion);
+    r.u32(temp);
+    for (std::int16_t v : rects) r.u16(std::uint16_t(v));
+    add(r.done());
+    return temp;
   }
 
   void colormaps() {
@@ -319,9 +357,26 @@ class Planner {
   void shapes(const Window& w) {
     std::uint8_t major = 0;
     for (const auto& r : w.shapeRequests) major = r[0];
-    if (!major) return;
+    if (!major && w.regionShapes.empty()) return;
     if (auto it = in_.fetched.shapes.find(w.id); it != in_.fetched.shapes.end()) {
       for (const auto& shape : it->second) {
+        if (!major) {
+          // Shaped through XFIXES alone: the client may not know SHAPE's opcode.
+          auto xfixes = w.regionShapes.find(shape.kind);
+          if (xfixes == w.regionShapes.end()) continue;
+          std::uint32_t temp = tempRegion(xfixes->second, shape.rects);
+          add(Req(xfixes->second, kSetWindowShapeRegion)
+                  .u32(w.id)
+                  .u8(shape.kind)
+                  .u8(0)
+                  .u16(0)
+                  .u16(0)
+                  .u16(0)
+                  .u32(temp)
+                  .done());
+          add(Req(xfixes->second, kDestroyRegion).u32(temp).done());
+          continue;
+        }
         Req r(major, 1);  // ShapeRectangles
         r.u8(0).u8(shape.kind).u8(shape.ordering).u8(0).u32(w.id).u16(0).u16(0);
         for (std::int16_t v : shape.rects) r.u16(std::uint16_t(v));
@@ -377,6 +432,10 @@ class Planner {
       }
       add(std::move(create));
       for (std::size_t i = 1; i < rec->requests.size(); ++i) add(rec->requests[i]);
+      if (auto clip = m_.pictureClips.find(id); clip != m_.pictureClips.end())
+        clipFromRegion(clip->second.xfixesMajor, kSetPictureClipRegion, id,
+                       in_.fetched.pictureClips, std::uint16_t(clip->second.x),
+                       std::uint16_t(clip->second.y));
       for (auto [fid, temp] : reopened) add(Req(kCloseFont, 0).u32(temp).done());
       made_.insert(id);
     }

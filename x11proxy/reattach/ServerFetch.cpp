@@ -1,6 +1,8 @@
 // Fetching atom names and pixmap contents (see ServerFetch.hpp).
 #include "x11proxy/reattach/ServerFetch.hpp"
 
+#include <fmt/format.h>
+#include <xcb/render.h>
 #include <xcb/shape.h>
 #include <xcb/xfixes.h>
 
@@ -48,7 +50,31 @@ void allAtoms(xcb_connection_t* c, std::map<std::uint32_t, std::string>& out) {
   }
 }
 
+// The rectangles of region `id` (x, y, width, height each); false when the
+// server did not give them.
+bool fetchRegion(xcb_connection_t* c, std::uint32_t id, std::vector<std::int16_t>& rects) {
+  Reply<xcb_xfixes_fetch_region_reply_t> r(
+      xcb_xfixes_fetch_region_reply(c, xcb_xfixes_fetch_region(c, id), nullptr));
+  if (!r) return false;
+  const xcb_rectangle_t* rs = xcb_xfixes_fetch_region_rectangles(r.get());
+  for (int i = 0; i < xcb_xfixes_fetch_region_rectangles_length(r.get()); ++i)
+    rects.insert(rects.end(),
+                 {rs[i].x, rs[i].y, std::int16_t(rs[i].width), std::int16_t(rs[i].height)});
+  return true;
+}
+
 }  // namespace
+
+std::vector<PictFormat> queryPictFormats(xcb_connection_t* c) {
+  const xcb_query_extension_reply_t* render = xcb_get_extension_data(c, &xcb_render_id);
+  if (!render || !render->present) return {};
+  std::free(xcb_render_query_version_reply(c, xcb_render_query_version(c, 0, 11), nullptr));
+  Reply<xcb_render_query_pict_formats_reply_t> r(
+      xcb_render_query_pict_formats_reply(c, xcb_render_query_pict_formats(c), nullptr));
+  if (!r) return {};
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(r.get());
+  return parsePictFormats({bytes, 32 + std::size_t(r->length) * 4});
+}
 
 FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
                              const Translator& current) {
@@ -85,13 +111,19 @@ FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
       continue;
     }
     const std::uint8_t* data = xcb_get_image_data(r.get());
-    f.pixmapImages[id].assign(data, data + xcb_get_image_data_length(r.get()));
+    auto& image = f.pixmapImages[id];
+    image.assign(data, data + xcb_get_image_data_length(r.get()));
+    // Pixels of the default colormap, in the client's values (the replay's
+    // PutImage maps them to the next server's).
+    if (current.mapsPixels() && r->depth == 8 && f.server.rootDepth == 8)
+      for (auto& b : image) b = std::uint8_t(current.knownPixelToClient(b));
   }
   // Shapes: of the kinds the client set (bounding 0, clip 1, input 2).
   for (const auto& [id, w] : model.windows) {
     std::set<std::uint8_t> kinds;
     for (const auto& r : w.shapeRequests)
       if (r.size() >= 8 && r[1] >= 1 && r[1] <= 4) kinds.insert(r[1] == 4 ? r[4] : r[5]);
+    for (auto [kind, major] : w.regionShapes) kinds.insert(kind);
     for (std::uint8_t kind : kinds) {
       std::uint32_t sid = current.active() ? current.idToServer(id) : id;
       Reply<xcb_shape_get_rectangles_reply_t> r(
@@ -105,24 +137,37 @@ FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
       f.shapes[id].push_back(std::move(shape));
     }
   }
-  if (!model.regions.empty()) {
+  bool clips = !model.pictureClips.empty();
+  for (const auto& [id, gc] : model.gcs) clips = clips || gc.regionClip;
+  if (!model.regions.empty() || clips) {
     // XFIXES answers requests past version 1 only after this.
     std::free(xcb_xfixes_query_version_reply(c, xcb_xfixes_query_version(c, 5, 0), nullptr));
-    for (const auto& [id, major] : model.regions) {
-      std::uint32_t sid = current.active() ? current.idToServer(id) : id;
-      Reply<xcb_xfixes_fetch_region_reply_t> r(
-          xcb_xfixes_fetch_region_reply(c, xcb_xfixes_fetch_region(c, sid), nullptr));
-      if (!r) {
+    auto server = [&](std::uint32_t id) { return current.active() ? current.idToServer(id) : id; };
+    for (const auto& [id, major] : model.regions)
+      if (!fetchRegion(c, server(id), f.regions[id]))
         f.warnings.push_back("region " + std::to_string(id) + ": the server did not give it");
-        continue;
-      }
-      auto& rects = f.regions[id];
-      const xcb_rectangle_t* rs = xcb_xfixes_fetch_region_rectangles(r.get());
-      for (int i = 0; i < xcb_xfixes_fetch_region_rectangles_length(r.get()); ++i)
-        rects.insert(rects.end(),
-                     {rs[i].x, rs[i].y, std::int16_t(rs[i].width), std::int16_t(rs[i].height)});
-    }
+    // A clip is read as a region of the proxy's own, made from it.
+    auto clipOf = [&](std::uint32_t id, bool picture, std::vector<std::int16_t>& into) {
+      xcb_xfixes_region_t temp = xcb_generate_id(c);
+      if (picture)
+        xcb_xfixes_create_region_from_picture(c, temp, server(id));
+      else
+        xcb_xfixes_create_region_from_gc(c, temp, server(id));
+      bool ok = fetchRegion(c, temp, into);
+      xcb_xfixes_destroy_region(c, temp);
+      if (!ok)
+        f.warnings.push_back(
+            fmt::format("the clip of {} 0x{:x} could not be read: it comes back "
+                        "unclipped",
+                        picture ? "picture" : "GC", id));
+    };
+    for (const auto& [id, gc] : model.gcs)
+      if (gc.regionClip) clipOf(id, false, f.gcClips[id]);
+    for (const auto& [id, clip] : model.pictureClips) clipOf(id, true, f.pictureClips[id]);
   }
+  f.pictFormats = queryPictFormats(c);
+  if (!model.grabbedKeycodes().empty())
+    f.keyboard = fetchKeyboardMap(c, side.view().minKeycode, side.view().maxKeycode);
   f.serverTime = serverTime(c, side.view().root);
   if (Reply<xcb_get_input_focus_reply_t> r(
           xcb_get_input_focus_reply(c, xcb_get_input_focus(c), nullptr));

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "x11proxy/model/ClientModel.hpp"
+#include "x11proxy/proto/PictFormats.hpp"
 #include "x11proxy/proto/Translator.hpp"
 #include "x11proxy/proxy/Upstream.hpp"
+#include "x11proxy/reattach/KeyboardMap.hpp"
 
 namespace ckpt::x11 {
 
@@ -29,11 +31,21 @@ struct FetchedState {
   // The client's XFIXES regions as the server holds them: id → rectangles
   // (x, y, width, height each).
   std::map<std::uint32_t, std::vector<std::int16_t>> regions;
+  // The clips of GCs and pictures the client clipped with a region, read
+  // back as regions (same form).
+  std::map<std::uint32_t, std::vector<std::int16_t>> gcClips, pictureClips;
+  // The server's RENDER picture formats, in its numbering (none without RENDER).
+  std::vector<PictFormat> pictFormats;
+  // Its keyboard mapping, when the client has key grabs (KeyboardMap.hpp).
+  KeyboardMap keyboard;
   ServerView server;             // the view of the server it was fetched from
   std::uint32_t serverTime = 0;  // its time when fetched (ServerTime.hpp)
   std::uint32_t focus = 0;       // the client's window that had the input focus, or 0
   std::vector<std::string> warnings;
 };
+
+// The RENDER picture formats of the server `c` talks to (none without RENDER).
+std::vector<PictFormat> queryPictFormats(xcb_connection_t* c);
 
 // `current` maps the client's view onto the server `side` talks to.
 FetchedState fetchFromServer(const Upstream& side, const ClientModel& model,
