@@ -70,15 +70,23 @@ void waitInitialStop(pid_t tid) {
 void waitPidFree(pid_t pid) {
   using namespace std::chrono;
   auto deadline = steady_clock::now() + seconds(5);
+  // A live holder gets a moment too: `dump --kill -o - | restore -` reads
+  // the whole stream before the dump's SIGKILL has taken the original.
+  auto liveDeadline = steady_clock::now() + milliseconds(1000);
   bool said = false;
   for (;;) {
     bool alive = kill(pid, 0) == 0 || errno != ESRCH;
     std::string who = alive ? holderOf(pid) : "";
     bool zombie = who.find("(state Z)") != std::string::npos;
     if (!alive) return;
-    if (alive && !zombie && !who.empty())
+    if (alive && !zombie && !who.empty()) {
+      if (steady_clock::now() < liveDeadline) {
+        std::this_thread::sleep_for(milliseconds(10));
+        continue;
+      }
       throw Error(
           fmt::format("pid {} is in use by {}; stop it, or restore after it is gone", pid, who));
+    }
     if (steady_clock::now() > deadline)
       throw Error(
           fmt::format("pid {} is still held by a zombie that its parent has not reaped", pid));
