@@ -57,9 +57,7 @@ ImageChain::ImageChain(const std::string& dir, const Image& image) {
   }
 }
 
-const PageSource& ImageChain::pages(uint32_t k, pid_t pid) {
-  auto key = std::make_pair(k, pid);
-  if (auto it = sources_.find(key); it != sources_.end()) return *it->second;
+const Process& ImageChain::member(uint32_t k, pid_t pid) const {
   if (k >= dirs_.size())
     throw Error(
         fmt::format("image {}: pid {} has pages in parent {}, but the image names {} "
@@ -73,7 +71,7 @@ const PageSource& ImageChain::pages(uint32_t k, pid_t pid) {
             fmt::format("image {}: pid {} has no page file, but image {} takes pages "
                         "from it: the image is corrupt",
                         dirs_[k], pid, dirs_[0]));
-      return *sources_.emplace(key, std::make_unique<PageSource>(dirs_[k], p)).first->second;
+      return p;
     }
   throw Error(
       fmt::format("image {} takes pages of pid {} from parent {}, which has no such "
@@ -81,9 +79,16 @@ const PageSource& ImageChain::pages(uint32_t k, pid_t pid) {
                   dirs_[0], pid, dirs_[k]));
 }
 
+const PageSource& ImageChain::pages(uint32_t k, pid_t pid) {
+  auto key = std::make_pair(k, pid);
+  if (auto it = sources_.find(key); it != sources_.end()) return *it->second;
+  const Process& p = member(k, pid);
+  return *sources_.emplace(key, std::make_unique<PageSource>(dirs_[k], p)).first->second;
+}
+
 void ImageChain::verifyParentRuns(
     bool deep, WorkerPool* pool,
-    const std::function<bool(const Process&, const Vma&)>& checkedLater) {
+    const std::function<bool(const Process&, const Vma&)>& checkedLater) const {
   std::map<std::pair<uint32_t, pid_t>, std::vector<Extent>> byFile;
   for (const Process& p : images_[0]->processes)
     for (const Vma& v : p.vmas) {
@@ -95,7 +100,9 @@ void ImageChain::verifyParentRuns(
                      fmt::format("run at {:#x} ({} pages, of pid {} in image {})", r.addr, r.npages,
                                  p.pid, dirs_[0])});
     }
-  for (auto& [key, extents] : byFile) pages(key.first, key.second).check(extents, deep, pool);
+  // Sources of its own, not pages()'s: restore checks while it reads pages.
+  for (auto& [key, extents] : byFile)
+    PageSource(dirs_[key.first], member(key.first, key.second)).check(extents, deep, pool);
 }
 
 }  // namespace ckpt::image

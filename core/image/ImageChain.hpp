@@ -38,11 +38,16 @@ class ImageChain {
 
   // Checks every data run of the image that lies in a parent against that
   // parent's page file (verifyImage does the image's own files).
-  // Runs of the areas `checkedLater` picks are left out.
-  void verifyParentRuns(bool deep, WorkerPool* pool,
-                        const std::function<bool(const Process&, const Vma&)>& checkedLater = {});
+  // Runs of the areas `checkedLater` picks are left out. Safe to call on
+  // one thread while another reads pages through pages().
+  void verifyParentRuns(
+      bool deep, WorkerPool* pool,
+      const std::function<bool(const Process&, const Vma&)>& checkedLater = {}) const;
 
  private:
+  // Process `pid` of member k, with a page file (throws as pages() says).
+  const Process& member(uint32_t k, pid_t pid) const;
+
   std::vector<std::string> dirs_;
   std::vector<const Image*> images_;
   std::vector<std::unique_ptr<Image>> owned_;

@@ -108,14 +108,33 @@ Image readImage(const std::string& dir) {
   }
 }
 
+void verifyPageRuns(const std::string& dir, const Image& image, bool deep,
+                    const LaterCheck& checkedLater) {
+  std::map<pid_t, std::vector<Extent>> pageFiles;
+  for (const Process& p : image.processes)
+    for (const Vma& vma : p.vmas) {
+      if (checkedLater && checkedLater(p, vma)) continue;
+      for (const PageRun& run : vma.runs) {
+        if (run.zero || run.image != 0) continue;
+        pageFiles[p.pid].push_back(Extent{run.offset, run.npages * kPageSize, run.xxh3,
+                                          fmt::format("run at {:#x} ({} page{})", run.addr,
+                                                      run.npages, run.npages == 1 ? "" : "s")});
+      }
+    }
+  if (pageFiles.empty()) return;
+  WorkerPool pool;
+  for (const Process& p : image.processes)
+    if (auto it = pageFiles.find(p.pid); it != pageFiles.end())
+      PageSource(dir, p).check(it->second, deep, &pool);
+}
+
 void verifyImage(const std::string& dir, const Image& image, bool deep,
                  const LaterCheck& checkedLater) {
   const auto corrupt = [&](const std::string& what) {
     throw Error(fmt::format("image {}: {}: the image is corrupt", dir, what));
   };
 
-  // Page runs, by process.
-  std::map<pid_t, std::vector<Extent>> pageFiles;
+  // Page runs, by process: where they lie here, their checksums below.
   std::map<pid_t, const Process*> byPid;
   for (const Process& p : image.processes) {
     if (!byPid.emplace(p.pid, &p).second) corrupt(fmt::format("pid {} given twice", p.pid));
@@ -142,20 +161,12 @@ void verifyImage(const std::string& dir, const Image& image, bool deep,
                               what, run.image, image.parents.size()));
         if (run.image != 0) continue;  // checked with the parent (ImageChain)
         hasData = true;
-        if (checkedLater && checkedLater(p, vma)) continue;
-        pageFiles[p.pid].push_back(Extent{run.offset, len, run.xxh3, what});
       }
     }
     if (hasData && p.pages_file.empty())
       corrupt(fmt::format("pid {} has saved pages but no page file", p.pid));
   }
-  {
-    WorkerPool pool;
-    for (auto& [pid, extents] : pageFiles) {
-      PageSource pages(dir, *byPid.at(pid));
-      pages.check(extents, deep, &pool);
-    }
-  }
+  verifyPageRuns(dir, image, deep, checkedLater);
 
   // Whole small files: pipe contents, message queues, deleted files.
   auto checkBlob = [&](const std::string& what, const std::string& name, uint64_t size,

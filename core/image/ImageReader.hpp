@@ -32,5 +32,9 @@ Image readImage(const std::string& dir);
 using LaterCheck = std::function<bool(const Process&, const Vma&)>;
 void verifyImage(const std::string& dir, const Image& image, bool deep = true,
                  const LaterCheck& checkedLater = {});
+// Only the checksums of the image's own page runs, but those of the areas
+// `checkedLater` picks (verifyImage checks them after where they lie).
+void verifyPageRuns(const std::string& dir, const Image& image, bool deep,
+                    const LaterCheck& checkedLater = {});
 
 }  // namespace ckpt::image

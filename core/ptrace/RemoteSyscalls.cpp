@@ -1,6 +1,7 @@
 // Injected system calls driven by PTRACE_SYSCALL entry/exit stops.
 #include "core/ptrace/RemoteSyscalls.hpp"
 
+#include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
@@ -17,6 +18,7 @@ namespace ckpt {
 namespace {
 constexpr long kERestartRestartBlock = 516;
 constexpr uint64_t kAllSignals = ~0ull;
+constexpr uint64_t kSigtrapBit = 1ull << (SIGTRAP - 1);
 }  // namespace
 
 user_regs_struct imageSyscallRegs(const user_regs_struct& regs) {
@@ -98,36 +100,63 @@ void RemoteSyscalls::setFinalState(const user_regs_struct& regs, uint64_t sigmas
   touched_ = true;
 }
 
-StopStatus RemoteSyscalls::resumeToSyscallStop() {
+StopStatus RemoteSyscalls::resumeUntil(int request,
+                                       const std::function<bool(const StopStatus&)>& wanted) {
   pid_t tid = tracee_.tid();
   for (int spurious = 0;; ++spurious) {
-    if (ptrace(PTRACE_SYSCALL, tid, nullptr, nullptr) != 0)
+    if (ptrace(__ptrace_request(request), tid, nullptr, nullptr) != 0)
       throwErrno(fmt::format("resuming tid {} for an injected call", tid));
     StopStatus s = waitTracee(tid);
-    switch (s.kind) {
-      case StopStatus::Kind::SyscallStop:
-        return s;
-      case StopStatus::Kind::Exited:
-      case StopStatus::Kind::Signaled:
-        return s;
-      case StopStatus::Kind::EventStop:
-        if (s.event == PTRACE_EVENT_FORK || s.event == PTRACE_EVENT_CLONE ||
-            s.event == PTRACE_EVENT_VFORK) {
-          unsigned long child = 0;
-          ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
-          if (onNewTask_) onNewTask_(pid_t(child));
-        }
-        break;
-      case StopStatus::Kind::GroupStop:
-      case StopStatus::Kind::SignalStop:
-        // Only unblockable signals get here (everything else is blocked):
-        // SIGKILL ends us anyway; a SIGSTOP is swallowed rather than leaving
-        // the thread stopped in the middle of an injected call.
-        break;
+    if (s.kind == StopStatus::Kind::Exited || s.kind == StopStatus::Kind::Signaled || wanted(s))
+      return s;
+    if (s.kind == StopStatus::Kind::EventStop &&
+        (s.event == PTRACE_EVENT_FORK || s.event == PTRACE_EVENT_CLONE ||
+         s.event == PTRACE_EVENT_VFORK)) {
+      unsigned long child = 0;
+      ptrace(PTRACE_GETEVENTMSG, tid, nullptr, &child);
+      if (onNewTask_) onNewTask_(pid_t(child));
     }
+    // Other stops: only unblockable signals get here (everything else is
+    // blocked, SIGTRAP aside): SIGKILL ends us anyway; a SIGSTOP is swallowed
+    // (the next resume passes no signal) rather than leaving the thread
+    // stopped in the middle of an injected call.
     if (spurious > 100)
       throw Error(fmt::format("tid {}: injected call keeps being interrupted", tid));
   }
+}
+
+StopStatus RemoteSyscalls::resumeToSyscallStop() {
+  return resumeUntil(PTRACE_SYSCALL,
+                     [](const StopStatus& s) { return s.kind == StopStatus::Kind::SyscallStop; });
+}
+
+void RemoteSyscalls::useTraps(bool on) {
+  tracee_.setSigmask(on ? kAllSignals & ~kSigtrapBit : kAllSignals);
+  traps_ = on;
+}
+
+void RemoteSyscalls::runToTrap(RemotePtr entry, uint64_t rbx, uint64_t r12, RemotePtr int3At) {
+  if (!traps_) throw Error("injected code needs traps on");
+  user_regs_struct r = base_;
+  r.rip = entry.addr();
+  r.orig_rax = (uint64_t)-1;
+  r.rbx = rbx;
+  r.r12 = r12;
+  tracee_.setRegs(r);
+  touched_ = true;
+  resumeToTrap(int3At.addr(), -1);
+}
+
+long RemoteSyscalls::resumeToTrap(uint64_t int3At, long nr) {
+  user_regs_struct after{};
+  StopStatus s = resumeUntil(PTRACE_CONT, [&](const StopStatus& s) {
+    if (s.kind != StopStatus::Kind::SignalStop || s.sig != SIGTRAP) return false;
+    after = tracee_.getRegs();
+    return after.rip == int3At + 1;
+  });
+  if (s.kind != StopStatus::Kind::SignalStop)
+    throw Error(fmt::format("tid {} died during injected syscall {}", tracee_.tid(), nr));
+  return (long)after.rax;
 }
 
 long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5,
@@ -145,6 +174,7 @@ long RemoteSyscalls::call(long nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64
   r.r9 = a6;
   tracee_.setRegs(r);
   touched_ = true;
+  if (traps_) return resumeToTrap(insn_.addr() + 2, nr);
   StopStatus entry = resumeToSyscallStop();
   if (entry.kind != StopStatus::Kind::SyscallStop)
     throw Error(fmt::format("tid {} died before injected syscall {}", tid, nr));

@@ -2,7 +2,9 @@
 // AutoRemoteSyscalls). The thread executes a `syscall` instruction found in its
 // own address space, driven by PTRACE_SYSCALL stops: no code is written into
 // the program and no signal (SIGTRAP) is raised, so its signal state stays as it
-// was. The destructor puts the registers and signal mask back, on every path.
+// was. Restore's stubs, whose memory is ckpt's to write, can instead run
+// `syscall; int3` (useTraps): one stop a call instead of two. The destructor
+// puts the registers and signal mask back, on every path.
 // With rollback gadgets (dump), the session is also safe to abandon: should
 // ckpt die in the middle, the thread restores its own context (RollbackFrame).
 #pragma once
@@ -41,6 +43,17 @@ class RemoteSyscalls {
   void callNoReturn(long nr, uint64_t a1 = 0);
 
   void setSyscallInsn(RemotePtr insn) { insn_ = insn; }
+  // Restore's stubs: the `syscall` is followed by an int3 (0f 05 cc, in an
+  // area ckpt wrote), and a call costs one stop, the trap after it, instead
+  // of two (syscall entry and exit): a round trip between ckpt and the
+  // thread less, which is most of what a call costs on a busy machine.
+  // SIGTRAP stays unblocked meanwhile, so the kernel need not force it (a
+  // forced SIGTRAP unblocks itself and resets its handler); and its handler
+  // must not be SIG_IGN yet, nor a SIGTRAP of the program's own pending.
+  void useTraps(bool on);
+  // With traps: runs code the caller wrote into the tracee, from `entry`
+  // with rbx and r12 as given, until it stops at the int3 at `int3At`.
+  void runToTrap(RemotePtr entry, uint64_t rbx, uint64_t r12, RemotePtr int3At);
   // Called for every PTRACE_EVENT_FORK/CLONE/VFORK stop met during a call,
   // with the new task's id (already attached, stopped or about to stop).
   void onNewTask(std::function<void(pid_t)> fn) { onNewTask_ = std::move(fn); }
@@ -56,7 +69,12 @@ class RemoteSyscalls {
   void abandon() { abandoned_ = true; }
 
  private:
+  // Resumes with `request` (PTRACE_SYSCALL, PTRACE_CONT) until the thread
+  // exits or stops as `wanted` says, passing on the tasks it creates.
+  StopStatus resumeUntil(int request, const std::function<bool(const StopStatus&)>& wanted);
   StopStatus resumeToSyscallStop();
+  // Resumes until the trap of the int3 at `int3At`; returns rax then.
+  long resumeToTrap(uint64_t int3At, long nr);
   void settle();
 
   const Tracee& tracee_;
@@ -69,6 +87,7 @@ class RemoteSyscalls {
   uint64_t finalMask_ = 0;
   bool touched_ = false;
   bool abandoned_ = false;
+  bool traps_ = false;
   std::function<void(pid_t)> onNewTask_;
 };
 

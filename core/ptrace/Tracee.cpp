@@ -8,8 +8,10 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -49,7 +51,15 @@ StopStatus decodeWaitStatus(int status) {
   return s;
 }
 
+void blockChildStopSignal() {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+}
+
 StopStatus waitTracee(pid_t tid, int timeoutMs) {
+  constexpr int64_t kStolenSigchldNs = 5'000'000;
   // Tracee stops raise SIGCHLD in the tracer: wait for it with a deadline
   // instead of blocking in waitpid forever on a thread that never stops.
   thread_local bool sigchldBlocked = false;
@@ -57,7 +67,7 @@ StopStatus waitTracee(pid_t tid, int timeoutMs) {
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
   if (!sigchldBlocked) {
-    pthread_sigmask(SIG_BLOCK, &chld, nullptr);
+    blockChildStopSignal();
     sigchldBlocked = true;
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeoutMs);
@@ -70,7 +80,12 @@ StopStatus waitTracee(pid_t tid, int timeoutMs) {
     if (left <= std::chrono::nanoseconds(0))
       throw Error(
           fmt::format("tid {} did not stop within {} ms (uninterruptible sleep?)", tid, timeoutMs));
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    // SIGCHLD is process-wide: a thread of ckpt that does not block it (one
+    // made before this thread blocked it) may take it while this one is
+    // between waitpid and sigtimedwait. Look again every few milliseconds
+    // rather than sleep until the deadline on a signal that is gone.
+    auto ns = std::min<int64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(left).count(),
+                                kStolenSigchldNs);
     timespec ts{ns / 1000000000, ns % 1000000000};
     sigtimedwait(&chld, nullptr, &ts);
   }

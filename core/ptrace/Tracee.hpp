@@ -23,6 +23,10 @@ StopStatus decodeWaitStatus(int status);
 // Waits for the next stop (or exit) of one tracee; throws after `timeoutMs`
 // so a wedged tracee can never hang ckpt.
 StopStatus waitTracee(pid_t tid, int timeoutMs = 10000);
+// Blocks SIGCHLD in the calling thread, as waitTracee does: call it before
+// making threads, which then inherit the mask and cannot take a tracee's
+// SIGCHLD that waitTracee waits for.
+void blockChildStopSignal();
 
 class Tracee {
  public:

@@ -118,8 +118,7 @@ void LazyPages::adopt(RestoredProcess& p) {
         "CAP_SYS_PTRACE to follow forks); restore without --lazy",
         p.pid));
   const uint64_t* hashes = nullptr;
-  if (!p.img->page_hashes_file.empty())
-    hashes = hashes_.emplace_back(image::readPageHashes(chain_.dir(0), *p.img)).data();
+  if (!p.img->page_hashes_file.empty()) hashes = hashes_.emplace_back(chain_.dir(0), *p.img).data();
   // Where each served run's hashes start: they cover every data page in order.
   std::map<uint64_t, const uint64_t*> hashAt;
   for (const auto& v : p.img->vmas)
@@ -460,6 +459,9 @@ LazyServer LazyPages::handOff(const std::vector<pid_t>& tree, bool quiet,
       log::setFile(logFile);
     }
     setsid();
+    // ckpt is pinned next to the tracees while it restores: not its helpers.
+    if (!affinity_.empty())
+      sched_setaffinity(0, affinity_.size(), reinterpret_cast<cpu_set_t*>(affinity_.data()));
     for (int s : {SIGINT, SIGHUP, SIGQUIT, SIGPIPE}) signal(s, SIG_IGN);
     sigset_t none;
     sigemptyset(&none);

@@ -6,8 +6,8 @@
 //
 // While the tree is being restored the server is a thread of ckpt (the
 // injected calls themselves touch lazy pages: thread-local rseq areas, tid
-// words). Once the tree runs it moves to a child process of ckpt, so that
-// `restore --detach` can return. A watchdog process holds a second reference
+// words). Right before the tree runs it moves to a child process of ckpt,
+// so that `restore --detach` can return. A watchdog process holds a second reference
 // to every userfaultfd: if the server dies before every page is in, the
 // kernel would otherwise fill what is missing with zeros and the program
 // would go on with wrong memory; the watchdog SIGKILLs the tree instead.
@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/image/ImageChain.hpp"
+#include "core/image/PageHashes.hpp"
 #include "core/restore/PendingPages.hpp"
 #include "core/restore/RestoredProcess.hpp"
 #include "core/util/UniqueFd.hpp"
@@ -61,7 +62,8 @@ class LazyPages {
   // registers them with a userfaultfd and starts answering their faults.
   void adopt(RestoredProcess& p);
 
-  // Once the tree runs: the server continues in a child of ckpt (and a
+  // Once the tree is restored, right before it runs (its tracees only
+  // stopped now): the server continues in a child of ckpt (and a
   // watchdog in another), with `tree` the restored pids the watchdog kills
   // should the server die. `quiet`: the children let go of ckpt's stdout and
   // stderr (restore --detach returns while they run), logging to `logFile`.
@@ -97,7 +99,7 @@ class LazyPages {
   std::thread thread_;
   std::vector<char> affinity_;  // ckpt's CPU set before restore pinned it
   // Page hashes of each adopted process; pieces point into them.
-  std::deque<std::vector<uint64_t>> hashes_;
+  std::deque<image::MappedPageHashes> hashes_;
 };
 
 }  // namespace ckpt

@@ -24,8 +24,10 @@
 #include "core/proc/ProcFiles.hpp"
 #include "core/proc/ProcParsers.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
+#include "core/restore/SyscallBatch.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "core/util/PhaseTimes.hpp"
 
 namespace ckpt {
 namespace {
@@ -45,21 +47,32 @@ bool isSpecial(image::VmaKind k) {
          k == image::VmaKind::VvarVclock || k == image::VmaKind::Vsyscall;
 }
 
+// Everything of the stub goes but the scratch area and the special
+// mappings: munmap takes ranges with holes in them, so one call per gap
+// between those few areas does it, however many mappings ckpt has.
 void unmapStub(RestoredProcess& p, const ScratchLayout& s) {
   auto maps = proc::parseMaps(proc::readProcFile(fmt::format("/proc/{}/maps", p.pid)));
-  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  std::vector<std::pair<uint64_t, uint64_t>> keep{{s.base, s.base + s.size}};
+  uint64_t top = 0;
   for (const auto& m : maps) {
-    if (m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]" ||
-        m.path == "[vsyscall]")
-      continue;
-    if (m.start >= s.base && m.end <= s.base + s.size) continue;
-    if (!ranges.empty() && ranges.back().second == m.start)
-      ranges.back().second = m.end;
-    else
-      ranges.emplace_back(m.start, m.end);
+    if (m.path == "[vsyscall]") continue;  // above user space: munmap cannot touch it
+    if (m.path == "[vdso]" || m.path == "[vvar]" || m.path == "[vvar_vclock]")
+      keep.emplace_back(m.start, m.end);
+    top = std::max(top, m.end);
   }
-  for (auto [a, b] : ranges)
-    p.main->check(fmt::format("unmapping {:#x}-{:#x} of the stub", a, b), SYS_munmap, a, b - a);
+  std::sort(keep.begin(), keep.end());
+  uint64_t from = 0;
+  SyscallBatch batch(p, s);
+  auto unmap = [&](uint64_t a, uint64_t b) {
+    if (b > a)
+      batch.add(fmt::format("unmapping {:#x}-{:#x} of the stub", a, b), SYS_munmap, a, b - a);
+  };
+  for (auto [a, b] : keep) {
+    unmap(from, std::min(a, top));
+    from = std::max(from, b);
+  }
+  unmap(from, top);
+  batch.run();
 }
 
 void moveVdso(RestoredProcess& p, const ScratchLayout& s, const image::Image& img) {
@@ -95,22 +108,24 @@ void moveVdso(RestoredProcess& p, const ScratchLayout& s, const image::Image& im
   for (const auto& a : areas)
     for (const auto& b : areas)
       if (a.from < b.to + b.size && b.to < a.from + a.size && a.from != a.to) overlap = true;
+  SyscallBatch batch(p, s);
   if (overlap) {
     // Park all three in our reserved range first: a move onto an overlapping
     // area (or onto another special mapping) would fail or unmap it.
     uint64_t park = s.base + s.size;
     for (auto& a : areas) {
-      p.main->check("parking " + a.name, SYS_mremap, a.from, a.size, a.size,
-                    MREMAP_MAYMOVE | MREMAP_FIXED, park);
+      batch.add("parking " + a.name, SYS_mremap, a.from, a.size, a.size,
+                MREMAP_MAYMOVE | MREMAP_FIXED, park);
       a.from = park;
       park += a.size;
     }
   }
   for (const auto& a : areas) {
     if (a.from == a.to) continue;
-    p.main->check("moving " + a.name, SYS_mremap, a.from, a.size, a.size,
-                  MREMAP_MAYMOVE | MREMAP_FIXED, a.to);
+    batch.add("moving " + a.name, SYS_mremap, a.from, a.size, a.size, MREMAP_MAYMOVE | MREMAP_FIXED,
+              a.to);
   }
+  batch.run();
 }
 
 bool needsWrite(const image::Vma& v, const LazyPages* lazy) {
@@ -149,6 +164,9 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
               const image::Image& img, const SharedObjects& objects, const LazyPages* lazy) {
   ObjectFds objectFds(p, objects);
   std::map<std::string, long> files;  // path+mode -> fd in the process
+  // The mappings in one go; files are opened (and SysV segments attached)
+  // on the way, each where no saved mapping lies.
+  SyscallBatch batch(p, s);
   for (const auto& v : p.img->vmas) {
     if (isSpecial(v.kind)) continue;
     uint64_t len = v.end - v.start;
@@ -204,16 +222,14 @@ void mapAreas(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
       default:
         continue;
     }
-    long r = p.main->call(SYS_mmap, v.start, len, uint64_t(prot), uint64_t(flags), uint64_t(fd),
-                          v.pgoff);
-    if (r < 0 && r > -4096)
-      throw SysError(fmt::format("pid {}: mapping {:#x}-{:#x} ({})", p.pid, v.start, v.end,
-                                 v.name.empty() ? "anonymous" : v.name),
-                     int(-r));
+    batch.add(fmt::format("mapping {:#x}-{:#x} ({})", v.start, v.end,
+                          v.name.empty() ? "anonymous" : v.name),
+              SYS_mmap, v.start, len, uint64_t(prot), uint64_t(flags), uint64_t(fd), v.pgoff);
     // Before any page arrives: the fill's own faults then get huge pages.
-    if (hasFlag(v, "hg")) p.main->call(SYS_madvise, v.start, len, uint64_t(MADV_HUGEPAGE));
+    if (hasFlag(v, "hg")) batch.add("", SYS_madvise, v.start, len, uint64_t(MADV_HUGEPAGE));
   }
-  for (auto& [k, fd] : files) p.main->call(SYS_close, uint64_t(fd));
+  for (auto& [k, fd] : files) batch.add("", SYS_close, uint64_t(fd));
+  batch.run();
 }
 
 // Fills data runs: from plain page files (this image's or a parent's) by
@@ -347,20 +363,22 @@ void fillPages(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
   if (zeroFd >= 0) p.main->call(SYS_close, uint64_t(zeroFd));
 }
 
-void finishAreas(RestoredProcess& p, const LazyPages* lazy) {
+void finishAreas(RestoredProcess& p, const ScratchLayout& s, const LazyPages* lazy) {
+  SyscallBatch batch(p, s);
   for (const auto& v : p.img->vmas) {
     if (isSpecial(v.kind)) continue;
     uint64_t len = v.end - v.start;
     if (needsWrite(v, lazy) && uint64_t(v.prot) != uint64_t(v.prot | PROT_READ | PROT_WRITE))
-      p.main->check(fmt::format("mprotect {:#x}", v.start), SYS_mprotect, v.start, len,
-                    uint64_t(v.prot));
+      batch.add(fmt::format("mprotect {:#x}", v.start), SYS_mprotect, v.start, len,
+                uint64_t(v.prot));
     static const std::pair<const char*, int> advice[] = {{"dd", MADV_DONTDUMP},
                                                          {"dc", MADV_DONTFORK},
                                                          {"wf", MADV_WIPEONFORK},
                                                          {"nh", MADV_NOHUGEPAGE}};
     for (auto [flag, adv] : advice)
-      if (hasFlag(v, flag)) p.main->call(SYS_madvise, v.start, len, uint64_t(adv));
+      if (hasFlag(v, flag)) batch.add("", SYS_madvise, v.start, len, uint64_t(adv));
   }
+  batch.run();
 }
 
 // True when the stub already runs `exe` (a restored `ckpt run` is ckpt, as
@@ -435,7 +453,10 @@ ScratchLayout chooseScratch(const image::Image& img) {
 
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
                    image::ImageChain& chain, WorkerPool& pool, const SharedObjects& objects,
-                   Progress* progress, LazyPages* lazy) {
+                   Progress* progress, LazyPages* lazy, PhaseTimes* times) {
+  auto mark = [&](std::string_view phase) {
+    if (times) times->mark(phase);
+  };
   RemoteMemory mem(p.pid);
   // The stub inherited ckpt's rseq registration; it must go before the memory
   // it points into does, or every resume faults.
@@ -444,13 +465,21 @@ void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image
     p.main->check("unregistering the stub's rseq", SYS_rseq, rseq.rseq_abi_pointer,
                   rseq.rseq_abi_size, 1 /* RSEQ_FLAG_UNREGISTER */, rseq.signature);
   p.main->check("closing the stub's files", SYS_close_range, 0, ~0u, 0);
+  mark("memory: stub rseq, files");
   unmapStub(p, scratch);
+  mark("memory: unmap stub");
   moveVdso(p, scratch, img);
+  mark("memory: vdso");
   mapAreas(p, scratch, mem, img, objects, lazy);
+  mark("memory: map areas");
   if (lazy) lazy->adopt(p);
+  mark("memory: lazy adopt");
   fillPages(p, scratch, mem, chain, pool, progress, lazy);
-  finishAreas(p, lazy);
+  mark("memory: fill");
+  finishAreas(p, scratch, lazy);
+  mark("memory: protections");
   setMmFields(p, scratch, mem);
+  mark("memory: mm fields");
 }
 
 }  // namespace ckpt

@@ -11,6 +11,7 @@
 #include "core/mem/SharedObjects.hpp"
 #include "core/restore/LazyPages.hpp"
 #include "core/restore/RestoredProcess.hpp"
+#include "core/util/PhaseTimes.hpp"
 #include "core/util/Progress.hpp"
 #include "core/util/WorkerPool.hpp"
 
@@ -19,10 +20,11 @@ namespace ckpt {
 // Pages come from the image's page files or its parents' (`chain`);
 // compressed ones are decompressed on `pool`. `progress` (may be null)
 // advances by the page bytes filled. With `lazy` (restore --lazy), the
-// areas it serves are registered with it instead of filled.
+// areas it serves are registered with it instead of filled. `times` (may be
+// null) gets a mark for each step.
 void restoreMemory(RestoredProcess& p, const ScratchLayout& scratch, const image::Image& img,
                    image::ImageChain& chain, WorkerPool& pool, const SharedObjects& objects,
-                   Progress* progress, LazyPages* lazy = nullptr);
+                   Progress* progress, LazyPages* lazy = nullptr, PhaseTimes* times = nullptr);
 
 // A range of `size` bytes free in every process of the image and in ckpt's
 // own address space (which every stub starts as a copy of).

@@ -12,5 +12,10 @@ namespace ckpt {
 // Throws Error with one line naming what does not fit (and the pid, path or
 // mapping) and what the user can do.
 void checkImageFitsHere(const image::Image& img);
+// The same in two parts: what is quick (identities, sizes), and the mapped
+// files' content, which takes reading them (restore does that beside the
+// injected calls, BackgroundCheck.hpp).
+void checkImageFitsHereQuickly(const image::Image& img);
+void checkMappedFiles(const image::Image& img);
 
 }  // namespace ckpt

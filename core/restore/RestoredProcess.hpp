@@ -25,17 +25,22 @@ struct RestoredProcess {
 };
 
 // Where the scratch area lives in every restored process: a range that no
-// saved mapping of any process uses. It holds a `syscall` instruction at its
-// start, then room for arguments.
+// saved mapping of any process uses. It holds `syscall; int3` at its start,
+// the loop of SyscallBatch after it, then room for arguments, and the
+// batch's table at its end.
 struct ScratchLayout {
   uint64_t base = 0;
   uint64_t size = 0;     // scratch area proper
   uint64_t reserve = 0;  // base..base+reserve is free everywhere (scratch + vdso parking)
   static constexpr uint64_t kInsnOffset = 0;
+  static constexpr uint64_t kBatchCodeOffset = 8;
   static constexpr uint64_t kDataOffset = 64;
+  static constexpr uint64_t kBatchTableSize = 64 * 1024;
   RemotePtr insn() const { return RemotePtr(base + kInsnOffset); }
+  RemotePtr batchCode() const { return RemotePtr(base + kBatchCodeOffset); }
   RemotePtr data() const { return RemotePtr(base + kDataOffset); }
-  uint64_t dataSize() const { return size - kDataOffset; }
+  uint64_t dataSize() const { return size - kDataOffset - kBatchTableSize; }
+  RemotePtr batchTable() const { return RemotePtr(base + size - kBatchTableSize); }
   // Writes a NUL-terminated string at `off` in the data area, for a call's
   // path argument; throws if it does not fit.
   RemotePtr putString(RemoteMemory& mem, uint64_t off, const std::string& str) const;

@@ -16,6 +16,7 @@
 
 #include "core/ptrace/KernelStructs.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
+#include "core/restore/SyscallBatch.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -24,14 +25,25 @@ namespace {
 
 constexpr int kPrTimerCreateRestoreIds = 77;  // Linux 6.17+: timer_create takes the id asked for
 
-void restoreSigactions(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
+// `only`: that signal's action alone; otherwise all but SIGTRAP's, which is
+// set after the last trap of the injected calls (RemoteSyscalls::useTraps).
+// In one batch, each action at its own place in the scratch area.
+void restoreSigactions(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem,
+                       int only = 0) {
   RemotePtr at = s.data();
+  SyscallBatch batch(p, s);
   for (const auto& a : p.img->sigactions) {
+    if (only ? a.signo != only : a.signo == SIGTRAP) continue;
     kernel::Sigaction ka{a.handler, a.flags, a.restorer, a.mask};
     mem.writeValue(at, ka);
-    p.main->check(fmt::format("rt_sigaction({})", a.signo), SYS_rt_sigaction, a.signo, at.addr(), 0,
-                  8);
+    const std::string what = fmt::format("rt_sigaction({})", a.signo);
+    if (only)
+      p.main->check(what, SYS_rt_sigaction, a.signo, at.addr(), 0, 8);
+    else
+      batch.add(what, SYS_rt_sigaction, a.signo, at.addr(), 0, 8);
+    at = at + sizeof ka;
   }
+  batch.run();
 }
 
 void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem) {
@@ -45,6 +57,9 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
     p.main->check("setitimer", SYS_setitimer, which, at.addr(), 0);
   }
   if (p.img->timers.empty()) return;
+  // A timer may fire now, and one that sends SIGTRAP would meet the traps.
+  for (const auto& t : p.img->timers)
+    if (t.signo == SIGTRAP) p.main->useTraps(false);
   bool exactIds = p.main->call(SYS_prctl, kPrTimerCreateRestoreIds, 1, 0, 0, 0) == 0;
   auto timers = p.img->timers;
   std::sort(timers.begin(), timers.end(), [](auto& a, auto& b) { return a.id < b.id; });
@@ -80,6 +95,13 @@ void restoreTimers(RestoredProcess& p, const ScratchLayout& s, RemoteMemory& mem
   if (exactIds) p.main->call(SYS_prctl, kPrTimerCreateRestoreIds, 0, 0, 0, 0);
 }
 
+uint64_t ckptBoundingSet() {
+  uint64_t set = 0;
+  for (int cap = 0; cap <= 63; ++cap)
+    if (prctl(PR_CAPBSET_READ, cap) == 1) set |= 1ull << cap;
+  return set;
+}
+
 // The image's effective, permitted and inheritable sets.
 void setCaps(RemoteSyscalls& rs, const image::Credentials& c, RemotePtr at, RemoteMemory& mem,
              const char* what) {
@@ -105,11 +127,12 @@ void restoreCreds(const Tracee& t, RemoteSyscalls& rs, const image::Process& img
     setCaps(rs, c, at, mem, "capset (dropping ckpt's capabilities)");
     return;
   }
-  for (int cap = 0; cap <= 63; ++cap) {
-    if (c.cap_bnd & (1ull << cap)) continue;
-    if (rs.call(SYS_prctl, PR_CAPBSET_READ, cap) == 1)
+  // Every stub has ckpt's bounding set (creds change only below, after the
+  // whole tree and its threads exist): read it here, inject the drops only.
+  const uint64_t have = ckptBoundingSet();
+  for (int cap = 0; cap <= 63; ++cap)
+    if ((have & ~c.cap_bnd) & (1ull << cap))
       rs.check("dropping a bounding capability", SYS_prctl, PR_CAPBSET_DROP, cap);
-  }
   mem.write(at, c.groups.data(), c.groups.size() * sizeof(uint32_t));
   rs.check("setgroups", SYS_setgroups, c.groups.size(), at.addr());
   rs.check("setresgid", SYS_setresgid, c.gid[0], c.gid[1], c.gid[2]);
@@ -212,8 +235,8 @@ void restoreFds(RestoredProcess& p, const ScratchLayout& s, FdRestoreContext& ct
     long tmp = p.main->check(fmt::format("pidfd_getfd for fd {}", e.fd), SYS_pidfd_getfd,
                              uint64_t(pidfd), uint64_t(it->second.get()), 0);
     if (tmp == e.fd) {
-      p.main->check("fcntl(F_SETFD)", SYS_fcntl, uint64_t(tmp), F_SETFD,
-                    e.cloexec ? FD_CLOEXEC : 0);
+      // pidfd_getfd gives it FD_CLOEXEC already.
+      if (!e.cloexec) p.main->check("fcntl(F_SETFD)", SYS_fcntl, uint64_t(tmp), F_SETFD, 0);
       continue;
     }
     p.main->check(fmt::format("dup3 to fd {}", e.fd), SYS_dup3, uint64_t(tmp), uint64_t(e.fd),
@@ -241,14 +264,18 @@ void restoreProcessState(RestoredProcess& p, const ScratchLayout& s) {
   if (img.child_subreaper)
     p.main->check("prctl(PR_SET_CHILD_SUBREAPER)", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1);
   p.main->call(SYS_prctl, PR_SET_PDEATHSIG, 0);
-  // From inside: lowering needs no privilege, and raising a hard limit
-  // above ckpt's own would need CAP_SYS_RESOURCE either way.
-  RemotePtr at = s.data();
+  // From ckpt, only those that differ from what the stub inherited: the
+  // stub still has ckpt's credentials (they change with the threads, last),
+  // so this needs no more privilege than the process itself would, and
+  // raising a hard limit above ckpt's own needs CAP_SYS_RESOURCE either way.
   for (const auto& [res, lim] : img.rlimits) {
+    rlimit64 now{};
+    if (prlimit64(p.pid, static_cast<__rlimit_resource>(res), nullptr, &now) == 0 &&
+        now.rlim_cur == lim.cur && now.rlim_max == lim.max)
+      continue;
     rlimit64 l{lim.cur, lim.max};
-    mem.writeValue(at, l);
-    p.main->check(fmt::format("setting rlimit {} to {}/{}", res, lim.cur, lim.max), SYS_prlimit64,
-                  0, uint64_t(res), at.addr(), 0);
+    if (prlimit64(p.pid, static_cast<__rlimit_resource>(res), &l, nullptr) != 0)
+      throwErrno(fmt::format("pid {}: setting rlimit {} to {}/{}", p.pid, res, lim.cur, lim.max));
   }
 }
 
@@ -262,15 +289,21 @@ void restoreThreads(RestoredProcess& p, const ScratchLayout& s, TreeBuilder& tre
   // glibc's SIGEV_THREAD timers do), which must exist when it is created.
   restoreTimers(p, s, mem);
   drainSignals(*p.main, s, mem);
+  // The program's own pending signals come after the last trap: one may be
+  // a SIGTRAP (RemoteSyscalls::useTraps).
   for (size_t i = 1; i < img.threads.size(); ++i) {
     const Tracee& t = p.threads[i];
     RemoteSyscalls rs(t, s.insn());
-    queueSignals(rs, p.pid, t.tid(), img.threads[i].pending, false, s, mem);
+    rs.useTraps(true);
     restoreThreadState(t, rs, img.threads[i], p, s, mem);
+    rs.useTraps(false);
+    queueSignals(rs, p.pid, t.tid(), img.threads[i].pending, false, s, mem);
   }
+  restoreThreadState(p.threads.front(), *p.main, img.threads.front(), p, s, mem);
+  p.main->useTraps(false);
+  restoreSigactions(p, s, mem, SIGTRAP);
   queueSignals(*p.main, p.pid, p.pid, img.pending_shared, true, s, mem);
   queueSignals(*p.main, p.pid, p.pid, img.threads.front().pending, false, s, mem);
-  restoreThreadState(p.threads.front(), *p.main, img.threads.front(), p, s, mem);
   p.main->call(SYS_prctl, PR_SET_DUMPABLE, uint64_t(img.creds.dumpable));
   // The last injected call: the scratch area (and its syscall instruction) goes.
   long r = p.main->call(SYS_munmap, s.base, s.size);

@@ -22,6 +22,7 @@
 #include "core/ptrace/KernelStructs.hpp"
 #include "core/ptrace/RemoteMemory.hpp"
 #include "core/ptrace/SyscallInsn.hpp"
+#include "core/restore/SyscallBatch.hpp"
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
 
@@ -69,15 +70,23 @@ void waitInitialStop(pid_t tid) {
 void waitPidFree(pid_t pid) {
   using namespace std::chrono;
   auto deadline = steady_clock::now() + seconds(5);
+  // A live holder gets a moment too: `dump --kill -o - | restore -` reads
+  // the whole stream before the dump's SIGKILL has taken the original.
+  auto liveDeadline = steady_clock::now() + milliseconds(1000);
   bool said = false;
   for (;;) {
     bool alive = kill(pid, 0) == 0 || errno != ESRCH;
     std::string who = alive ? holderOf(pid) : "";
     bool zombie = who.find("(state Z)") != std::string::npos;
     if (!alive) return;
-    if (alive && !zombie && !who.empty())
+    if (alive && !zombie && !who.empty()) {
+      if (steady_clock::now() < liveDeadline) {
+        std::this_thread::sleep_for(milliseconds(10));
+        continue;
+      }
       throw Error(
           fmt::format("pid {} is in use by {}; stop it, or restore after it is gone", pid, who));
+    }
     if (steady_clock::now() > deadline)
       throw Error(
           fmt::format("pid {} is still held by a zombie that its parent has not reaped", pid));
@@ -165,9 +174,13 @@ void TreeBuilder::spawnRoot() {
                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, uint64_t(-1), 0);
   if (uint64_t(at) != scratch_.base)
     throw Error(fmt::format("scratch area landed at {:#x}, not {:#x}", at, scratch_.base));
-  const unsigned char insn[2] = {0x0f, 0x05};
-  RemoteMemory(want).write(scratch_.insn(), insn, sizeof insn);
+  // syscall; int3: one stop per injected call (RemoteSyscalls::useTraps).
+  const unsigned char insn[3] = {0x0f, 0x05, 0xcc};
+  RemoteMemory mem(want);
+  mem.write(scratch_.insn(), insn, sizeof insn);
+  writeBatchCode(mem, scratch_);
   root.main->setSyscallInsn(scratch_.insn());
+  root.main->useTraps(true);
 }
 
 pid_t TreeBuilder::cloneInto(RestoredProcess& parent, pid_t tid, uint64_t flags, int exitSignal) {
@@ -213,6 +226,7 @@ void TreeBuilder::spawnChild(RestoredProcess& parent, const image::Process& img)
   procs_.push_back(std::move(p));
   RestoredProcess& child = procs_.back();
   child.main = std::make_unique<RemoteSyscalls>(child.threads.front(), scratch_.insn());
+  child.main->useTraps(true);
 }
 
 Tracee& TreeBuilder::createThread(RestoredProcess& p, pid_t tid) {

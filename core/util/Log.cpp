@@ -40,7 +40,9 @@ void setFile(const std::string& path) {
   g_file = nullptr;
   if (path.empty()) return;
   // The log sits in the image: owner-only like the rest of it.
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // Appending: two processes may log to one file (restore --lazy's page
+  // server and its watchdog), and neither may write over the other.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
   if (fd >= 0 && !(g_file = ::fdopen(fd, "w"))) ::close(fd);
 }
 

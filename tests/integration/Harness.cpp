@@ -141,6 +141,14 @@ std::string readFile(const std::string& path) {
   return out;
 }
 
+bool flipByte(const std::string& path, uint64_t offset) {
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+  char c = 0;
+  if (!fd || pread(fd.get(), &c, 1, off_t(offset)) != 1) return false;
+  c = char(c ^ 0x5a);
+  return pwrite(fd.get(), &c, 1, off_t(offset)) == 1;
+}
+
 char processState(pid_t pid) {
   std::string stat = readFile("/proc/" + std::to_string(pid) + "/stat");
   auto paren = stat.rfind(')');

@@ -133,6 +133,10 @@ std::vector<std::string> readLines(int fd, size_t n, Clock::duration timeout = k
 // Reads a whole file; empty string if it cannot be read.
 std::string readFile(const std::string& path);
 
+// Flips one byte (xor 0x5a) at `offset` of a file in place; false if it
+// cannot (an image made corrupt on purpose).
+bool flipByte(const std::string& path, uint64_t offset);
+
 // Field 3 of /proc/PID/stat (R, S, D, Z, T, ...), or '?' if gone.
 char processState(pid_t pid);
 

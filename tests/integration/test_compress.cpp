@@ -78,15 +78,7 @@ TEST_F(CompressedImage, CorruptFrameIsRefusedBeforeAnythingStarts) {
   const std::string pages = h.imageDir() + "/pages-" + std::to_string(pid) + ".img";
   const auto size = fs::file_size(pages);
   ASSERT_GT(size, 4096u);
-  {
-    std::fstream f(pages, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(std::streamoff(size / 2));
-    char c = 0;
-    f.read(&c, 1);
-    c = char(c ^ 0x5a);
-    f.seekp(std::streamoff(size / 2));
-    f.write(&c, 1);
-  }
+  ASSERT_TRUE(flipByte(pages, size / 2)) << pages;
   auto r = h.runCkpt({"restore", h.imageDir(), "--detach"});
   EXPECT_TRUE(r.status.exitedWith(1)) << r.describe();
   EXPECT_NE(r.err.find("pages-" + std::to_string(pid) + ".img: frame at"), std::string::npos)

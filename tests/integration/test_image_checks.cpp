@@ -1,9 +1,13 @@
 // Images that must not be restored here, refused with one line before
-// anything starts: one from a kernel whose vDSO differs, and one whose
-// mapped file was changed in place since the dump. `ckpt check --image`
-// says the same without restoring.
+// anything starts: one from a kernel whose vDSO differs, one whose mapped
+// file was changed in place since the dump, and one with a flipped byte in
+// its page data (checked while the tree is being rebuilt, still before any
+// of it runs). `ckpt check --image` says the same without restoring. With
+// --lazy, that page is checked as it is copied: the tree, running by then,
+// is killed.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -32,6 +36,15 @@ class ImageChecks : public CkptTest {
     auto c = h.runCkpt({"check", "--image", img});
     EXPECT_TRUE(c.status.exitedWith(1)) << c.describe();
     EXPECT_NE(c.err.find(says), std::string::npos) << c.describe();
+  }
+
+  // Dumps `argv` with --kill; its pid, now free.
+  pid_t dumpKilled(const std::vector<std::string>& argv, const std::string& img) {
+    pid_t pid = h.spawn(argv);
+    auto tree = Harness::treePids(pid);
+    dump(pid, img, true);
+    expectGone(pid, tree);
+    return pid;
   }
 
   // Dumps `name` with --kill; its pid, now free.
@@ -133,6 +146,46 @@ TEST_F(ImageChecks, AMappedFileChangedInPlaceIsRefused) {
   pid_t restored;
   ASSERT_NO_FATAL_FAILURE(restoreDetached(img, pid, &restored));
   ASSERT_NO_FATAL_FAILURE(wakeAndExpectPass(restored, "the restored tree"));
+}
+
+// Flips one byte in the middle of pid's page file.
+void corruptPages(const std::string& img, pid_t pid) {
+  const std::string pages = img + "/pages-" + std::to_string(pid) + ".img";
+  const auto size = std::filesystem::file_size(pages);
+  ASSERT_GT(size, 1u << 20) << pages;
+  ASSERT_TRUE(flipByte(pages, size / 2)) << pages;
+}
+
+TEST_F(ImageChecks, ACorruptPageRunIsRefusedBeforeAnythingRuns) {
+  const std::string img = h.imageDir();
+  pid_t pid = dumpKilled({programPath("mem_big"), "16"}, img);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_NO_FATAL_FAILURE(corruptPages(img, pid));
+  ASSERT_NO_FATAL_FAILURE(
+      expectRefused(img, pid, "pages-" + std::to_string(pid) + ".img: run at "));
+  auto r = h.runCkpt({"restore", img, "--detach"});
+  EXPECT_NE(r.err.find("checksum mismatch: the image is corrupt"), std::string::npos)
+      << r.describe();
+  EXPECT_TRUE(h.reapAll(Seconds(5)));
+  EXPECT_FALSE(pidExists(pid)) << "a refused restore started pid " << pid;
+}
+
+TEST_F(ImageChecks, ACorruptPageInALazyRestoreKillsTheTree) {
+  const std::string img = h.imageDir();
+  pid_t pid = dumpKilled({programPath("mem_big"), "16"}, img);
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_NO_FATAL_FAILURE(corruptPages(img, pid));
+  auto r = h.runCkpt({"restore", img, "--lazy", "--detach"});
+  ASSERT_TRUE(r.status.ok()) << r.describe();
+  ASSERT_EQ(parsePidLine(r.out), pid) << r.describe();
+  kill(pid, SIGUSR1);  // the check reads every page; it may be dead already
+  auto st = h.waitExit(pid);
+  EXPECT_TRUE(st.kind == ExitStatus::Signaled && st.code == SIGKILL)
+      << "the restored program " << st.describe()
+      << " after its page server found a corrupt page; it must be killed";
+  const std::string log = readFile(img + "/lazy.log");
+  EXPECT_NE(log.find("checksum mismatch: the image is corrupt"), std::string::npos) << log;
+  EXPECT_NE(log.find("killing the restored tree"), std::string::npos) << log;
 }
 
 }  // namespace
