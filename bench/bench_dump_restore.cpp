@@ -6,8 +6,9 @@
 // --kill --json` saves it again (frozen until killed) and `ckpt restore
 // --detach` brings it back, then `ckpt restore --lazy --detach --json` once
 // more (running again: its running_ms; lazy total: until it returned, every
-// page in); memcpy and file-write bandwidth are measured in the same run,
-// the latter in the directory the images go to.
+// page in). Beside them, measured in the same run: memcpy, process_vm_readv
+// and fresh-memory fill bandwidth, and file-write bandwidth in the directory
+// the images go to.
 //
 //   bench_dump_restore [--dir DIR] [--runs N] [--plain] [--dump-arg ARG]... [SIZE_MIB...]
 //   (default: 64 1024 2048; --plain: no zstd rows; --dump-arg: passed to every dump,
@@ -20,6 +21,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/uio.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -291,6 +293,45 @@ double memcpyGBps(size_t bytes) {
   return median(runs);
 }
 
+// The kernel's copy between address spaces, as a dump reads a process
+// (here from this process into itself, 1 MiB per iovec as ckpt batches).
+double processVmReadvGBps(size_t bytes) {
+  Buffer src(bytes), dst(bytes);
+  src.fill(3);
+  std::memset(dst.bytes(), 1, bytes);
+  const size_t step = kMiB;
+  std::vector<iovec> local, remote;
+  for (size_t at = 0; at < bytes; at += step) {
+    local.push_back({dst.bytes() + at, std::min(step, bytes - at)});
+    remote.push_back({src.bytes() + at, std::min(step, bytes - at)});
+  }
+  std::vector<double> runs;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Clock::now();
+    for (size_t k = 0; k < local.size(); k += 512) {
+      size_t n = std::min<size_t>(512, local.size() - k);
+      if (process_vm_readv(getpid(), &local[k], n, &remote[k], n, 0) < 0)
+        throwErrno("process_vm_readv");
+    }
+    runs.push_back(bytes / seconds(t) / 1e9);
+  }
+  if (std::memcmp(dst.bytes(), src.bytes(), 4096) != 0) throw Error("process_vm_readv check");
+  return median(runs);
+}
+
+// Filling memory never touched before (page faults and zeroing included):
+// what an eager restore must do at the least.
+double freshFillGBps(size_t bytes) {
+  std::vector<double> runs;
+  for (int i = 0; i < 3; ++i) {
+    auto t = Clock::now();
+    Buffer fresh(bytes);
+    std::memset(fresh.bytes(), 4, bytes);
+    runs.push_back(bytes / seconds(t) / 1e9);
+  }
+  return median(runs);
+}
+
 double fileWriteGBps(const fs::path& dir, size_t bytes) {
   const size_t chunk = 8 * kMiB;
   Buffer buf(chunk);
@@ -348,6 +389,7 @@ struct Row {
   size_t mib;
   std::string compress;  // "" or the --compress value
   double freezeMs, dumpS, killFreezeMs, restoreS, imageMiB, memcpy, write;
+  double vmReadv = 0, fill = 0;       // process_vm_readv and fresh-memory fill GB/s
   double stallMs = 0;                 // the child's own view of the leave-running dump's freeze
   double incrMiB = 0, incrDumpS = 0;  // --parent dump after 1% of the pages changed
   double lazyRunningMs = 0, lazyTotalMs = 0;  // restore --lazy
@@ -364,6 +406,8 @@ Row measure(const std::string& self, const std::string& ckpt, const fs::path& di
             int runs, const std::string& compress, const std::vector<std::string>& dumpArgs) {
   size_t bytes = mib * kMiB;
   Row row{mib, compress, 0, 0, 0, 0, 0, memcpyGBps(bytes), fileWriteGBps(dir, bytes)};
+  row.vmReadv = processVmReadvGBps(bytes);
+  row.fill = freshFillGBps(bytes);
   std::vector<std::string> extra = dumpArgs;
   if (!compress.empty()) extra.insert(extra.end(), {"--compress", compress});
   auto withExtra = [&](std::vector<std::string> args) {
@@ -446,19 +490,21 @@ void printTable(const std::vector<Row>& rows) {
   fmt::print(
       "| size | pages | freeze ms | stall ms | dump ms | dump GB/s | freeze ms, --kill | "
       "restore ms | restore GB/s | lazy: running again ms | lazy: all pages ms | image MiB | "
-      "incremental MiB | incremental dump ms | memcpy GB/s | file write GB/s | dump/write ratio |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+      "incremental MiB | incremental dump ms | memcpy GB/s | process_vm_readv GB/s | file write "
+      "GB/s | fresh fill GB/s | dump/write ratio | restore/fill ratio |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     double gb = static_cast<double>(r.mib * kMiB) / 1e9;
     std::string size =
         r.mib % 1024 ? fmt::format("{} MiB", r.mib) : fmt::format("{} GiB", r.mib / 1024);
     fmt::print(
         "| {} | {} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | {:.1f} | {:.2f} | {:.1f} | "
-        "{:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} |\n",
+        "{:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.1f} | {:.2f} | {:.2f} | {:.2f} | {:.2f} "
+        "|\n",
         size, r.compress.empty() ? "plain" : r.compress, r.freezeMs, r.stallMs, r.dumpS * 1e3,
         gb / r.dumpS, r.killFreezeMs, r.restoreS * 1e3, gb / r.restoreS, r.lazyRunningMs,
-        r.lazyTotalMs, r.imageMiB, r.incrMiB, r.incrDumpS * 1e3, r.memcpy, r.write,
-        r.dumpS / (gb / r.write));
+        r.lazyTotalMs, r.imageMiB, r.incrMiB, r.incrDumpS * 1e3, r.memcpy, r.vmReadv, r.write,
+        r.fill, r.dumpS / (gb / r.write), r.restoreS / (gb / r.fill));
   }
   fmt::print(
       "freeze = how long the tree stood still (ckpt dump --json freeze_ms): leave-running "
@@ -469,7 +515,9 @@ void printTable(const std::vector<Row>& rows) {
       "leave-running dump (ckpt started to "
       "exited). GB/s = 10^9 bytes/s of touched memory; dump/write ratio = dump time / time to "
       "write and fsync the same bytes to the image directory (1.0 = as fast as the disk "
-      "allows). pages = how page files are stored (--compress); the memory is random, so zstd "
+      "allows); restore/fill ratio = eager restore time / time to fill as much fresh memory "
+      "(mmap + memset, page faults included: 1.0 = as fast as memory can be made). pages = how "
+      "page files are stored (--compress); the memory is random, so zstd "
       "cannot shrink it: those rows show what compression costs at worst. incremental = `ckpt "
       "dump --parent` of the leave-running image after the program rewrote 1% of its pages "
       "(image size on disk and wall time). lazy = `ckpt restore --lazy --detach --json` of the "
