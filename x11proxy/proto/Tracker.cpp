@@ -4,56 +4,12 @@
 #include <cstring>
 #include <optional>
 
+#include "x11proxy/proto/CoreOpcodes.hpp"
 #include "x11proxy/proto/Wire.hpp"
 
 namespace ckpt::x11 {
+using namespace op;
 namespace {
-
-// Core opcodes the model follows.
-enum CoreOpcode : std::uint8_t {
-  CreateWindow = 1,
-  ChangeWindowAttributes = 2,
-  DestroyWindow = 4,
-  DestroySubwindows = 5,
-  ReparentWindow = 7,
-  MapWindow = 8,
-  MapSubwindows = 9,
-  UnmapWindow = 10,
-  UnmapSubwindows = 11,
-  ConfigureWindow = 12,
-  CirculateWindow = 13,
-  InternAtom = 16,
-  SetSelectionOwner = 22,
-  GrabButton = 28,
-  UngrabButton = 29,
-  GrabKey = 33,
-  UngrabKey = 34,
-  GetAtomName = 17,
-  ChangeProperty = 18,
-  DeleteProperty = 19,
-  OpenFont = 45,
-  CloseFont = 46,
-  CreatePixmap = 53,
-  FreePixmap = 54,
-  CreateGC = 55,
-  ChangeGC = 56,
-  SetDashes = 58,
-  SetClipRectangles = 59,
-  FreeGC = 60,
-  CreateColormap = 78,
-  FreeColormap = 79,
-  CreateCursor = 93,
-  CreateGlyphCursor = 94,
-  FreeCursor = 95,
-  RecolorCursor = 96,
-  AllocColor = 84,
-  AllocNamedColor = 85,
-  AllocColorCells = 86,
-  FreeColors = 88,
-  StoreColors = 89,
-  StoreNamedColor = 90,
-  QueryExtension = 98,
-};
 
 // GC components (value-mask bits) and a RENDER picture's clip-mask bit.
 constexpr std::uint32_t kGcClipXOrigin = 0x20000, kGcClipYOrigin = 0x40000, kGcClipMask = 0x80000,

@@ -1,5 +1,6 @@
 // Rewriting messages between the client's view and the server's (see Translator.hpp).
 #include "x11proxy/proto/Translator.hpp"
+#include "x11proxy/proto/CoreOpcodes.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -15,10 +16,7 @@ constexpr std::uint32_t kLastPredefinedAtom = 68;
 constexpr std::uint32_t kAtomAtom = 4, kBitmap = 5, kColormap = 7, kCursor = 8, kDrawable = 17,
                         kFont = 18, kPixmapAtom = 20, kVisualId = 32, kWindowAtom = 33,
                         kWmHints = 35;
-constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kSendEvent = 25,
-                       kChangeProperty = 18, kGetProperty = 20, kClientMessage = 33,
-                       kKeymapNotify = 11, kQueryPictFormats = 1, kAllocColor = 84,
-                       kAllocNamedColor = 85, kAllocColorCells = 86;
+constexpr std::uint8_t kClientMessage = 33, kKeymapNotify = 11, kQueryPictFormats = 1;
 
 bool idKind(IdKind k) {
   switch (k) {
@@ -193,17 +191,6 @@ void Translator::zPixmapImageReply(std::span<std::uint8_t> m) {
 
 // The pixel values of core requests and replies (see setPixels).
 void Translator::pixels(std::span<std::uint8_t> m, std::size_t shift, bool toServer) {
-  enum : std::uint8_t {
-    kCreateWindow = 1,
-    kChangeWindowAttributes = 2,
-    kPutImage = 72,
-    kCreateGc = 55,
-    kChangeGc = 56,
-    kFreeColors = 88,
-    kStoreColors = 89,
-    kStoreNamedColor = 90,
-    kQueryColors = 91,
-  };
   auto one = [&](std::size_t at) {
     if (at + 4 > m.size()) return;
     std::uint32_t v = get32(&m[at]);
@@ -225,21 +212,21 @@ void Translator::pixels(std::span<std::uint8_t> m, std::size_t shift, bool toSer
   // The colour requests name their colormap (at 4, already the server's):
   // only the default colormap's pixels are mapped.
   bool defaultColormap = m.size() >= 8 + shift && get32(&m[4 + shift]) == server_.defaultColormap;
-  if (op >= kFreeColors && op <= kQueryColors && !defaultColormap) return;
-  if (op == kCreateWindow) values(28 + shift, 32 + shift, {0x2, 0x8});
-  if (op == kChangeWindowAttributes) values(8 + shift, 12 + shift, {0x2, 0x8});
-  if (op == kCreateGc) values(12 + shift, 16 + shift, {0x4, 0x8});
-  if (op == kChangeGc) values(8 + shift, 12 + shift, {0x4, 0x8});
-  if (op == kStoreNamedColor) one(8 + shift);
-  if (op == kFreeColors || op == kQueryColors)
-    for (std::size_t at = (op == kFreeColors ? 12 : 8) + shift; at + 4 <= m.size(); at += 4)
+  if (op >= op::FreeColors && op <= op::QueryColors && !defaultColormap) return;
+  if (op == op::CreateWindow) values(28 + shift, 32 + shift, {0x2, 0x8});
+  if (op == op::ChangeWindowAttributes) values(8 + shift, 12 + shift, {0x2, 0x8});
+  if (op == op::CreateGC) values(12 + shift, 16 + shift, {0x4, 0x8});
+  if (op == op::ChangeGC) values(8 + shift, 12 + shift, {0x4, 0x8});
+  if (op == op::StoreNamedColor) one(8 + shift);
+  if (op == op::FreeColors || op == op::QueryColors)
+    for (std::size_t at = (op == op::FreeColors ? 12 : 8) + shift; at + 4 <= m.size(); at += 4)
       one(at);
-  if (op == kStoreColors)
+  if (op == op::StoreColors)
     for (std::size_t at = 8 + shift; at + 12 <= m.size(); at += 12) one(at);
   // A ZPixmap image of the default depth, one byte a pixel (the depths
   // whose pixels come from the default colormap).
-  if (op == kPutImage && m[1] == 2 && m.size() > 24 + shift && m[21 + shift] == client_.rootDepth &&
-      client_.rootDepth == 8)
+  if (op == op::PutImage && m[1] == 2 && m.size() > 24 + shift &&
+      m[21 + shift] == client_.rootDepth && client_.rootDepth == 8)
     for (std::size_t at = 24 + shift; at < m.size(); ++at)
       m[at] = std::uint8_t(pixelToServer(m[at]));
 }
@@ -322,15 +309,15 @@ void Translator::request(std::span<std::uint8_t> r, const RequestLayout* layout)
   std::size_t shift = get16(&r[2]) == 0 ? 4 : 0;  // BIG-REQUESTS: a 32-bit length follows
   std::uint8_t major = r[0];
   std::uint32_t propertyType = 0;
-  if (major == kChangeProperty && r.size() >= 24 + shift) propertyType = get32(&r[12 + shift]);
+  if (major == op::ChangeProperty && r.size() >= 24 + shift) propertyType = get32(&r[12 + shift]);
   if (layout) message(r, layout->request, shift, true);
   if (pixelEntries_ && major < 128) pixels(r, shift, true);
   if (major >= 128) r[0] = majorToServer(major);
-  if (major == kChangeProperty && r.size() >= 24 + shift) {
+  if (major == op::ChangeProperty && r.size() >= 24 + shift) {
     std::size_t bytes = std::size_t(get32(&r[20 + shift])) * (r[16 + shift] / 8);
     if (24 + shift + bytes <= r.size())
       propertyData(r.subspan(24 + shift, bytes), propertyType, r[16 + shift], true);
-  } else if (major == kSendEvent && r.size() >= 44 + shift) {
+  } else if (major == op::SendEvent && r.size() >= 44 + shift) {
     event(r.subspan(12 + shift, 32), true);
   }
 }
@@ -348,19 +335,19 @@ void Translator::reply(std::span<std::uint8_t> m, const RequestLayout* layout) {
   message(m, *layout->reply, 0, false);
   if (pixelEntries_) {
     // AllocColor's pixel at 16, AllocNamedColor's at 8, AllocColorCells' list from 32.
-    if (layout == findRequest(coreProtocol(), kAllocColor))
+    if (layout == findRequest(coreProtocol(), op::AllocColor))
       put32(&m[16], pixelToClient(get32(&m[16])));
-    if (layout == findRequest(coreProtocol(), kAllocNamedColor))
+    if (layout == findRequest(coreProtocol(), op::AllocNamedColor))
       put32(&m[8], pixelToClient(get32(&m[8])));
-    if (layout == findRequest(coreProtocol(), kAllocColorCells))
+    if (layout == findRequest(coreProtocol(), op::AllocColorCells))
       for (std::size_t i = 0, at = 32; i < get16(&m[8]) && at + 4 <= m.size(); ++i, at += 4)
         put32(&m[at], pixelToClient(get32(&m[at])));
   }
-  if (layout == findRequest(coreProtocol(), kGetProperty)) {
+  if (layout == findRequest(coreProtocol(), op::GetProperty)) {
     // format, type (already the client's), value length in format units
     std::size_t bytes = std::size_t(get32(&m[16])) * (m[1] / 8);
     if (32 + bytes <= m.size()) propertyData(m.subspan(32, bytes), get32(&m[8]), m[1], false);
-  } else if (layout == findRequest(coreProtocol(), kQueryExtension) && m[8]) {
+  } else if (layout == findRequest(coreProtocol(), op::QueryExtension) && m[8]) {
     if (const ExtensionMapping* e = extensionForMajor(m[9], false)) {
       m[9] = e->clientMajor;
       m[10] = e->clientEvent;
@@ -466,7 +453,7 @@ const ExtensionMapping* Translator::extensionForError(std::uint8_t code, bool cl
 }
 
 void Translator::hideInQueryExtension(std::span<std::uint8_t> r) {
-  if (r.size() < 8 || r[0] != kQueryExtension) return;
+  if (r.size() < 8 || r[0] != op::QueryExtension) return;
   std::size_t len = get16(&r[4]);
   if (8 + len > r.size() || len == 0) return;
   std::string_view name(reinterpret_cast<const char*>(&r[8]), len);

@@ -1,6 +1,7 @@
 // One client connection through the proxy (see Session.hpp); the move to
 // another server is in SessionMove.cpp.
 #include "x11proxy/proxy/Session.hpp"
+#include "x11proxy/proto/CoreOpcodes.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -19,8 +20,7 @@
 namespace ckpt::x11 {
 namespace {
 
-constexpr std::uint8_t kQueryExtension = 98, kListExtensions = 99, kKeymapNotify = 11,
-                       kSetInputFocus = 42, kGetImage = 73, kZPixmap = 2;
+constexpr std::uint8_t kKeymapNotify = 11, kZPixmap = 2;
 
 }  // namespace
 
@@ -212,7 +212,7 @@ void Session::parseRequests() {
     tracker_.holdFree(r);
     tracker_.clientRequest(r);
     sequences_.clientRequest();
-    if (r[0] == kQueryExtension) Translator::hideInQueryExtension(r);
+    if (r[0] == op::QueryExtension) Translator::hideInQueryExtension(r);
     if (translator_.active()) {
       // The table by the client's opcodes, before they are rewritten.
       translator_.request(r, tracker_.requestLayout(r[0], r[1]));
@@ -232,11 +232,11 @@ void Session::sendOwnTranslated(std::vector<std::uint8_t> request) {
 
 bool Session::passBodyThrough(std::size_t size) {
   // Only PutImage: its pixels hold no ids, its header all there is to translate.
-  constexpr std::uint8_t kPutImage = 72;
   const std::uint8_t* p = toServer_.unparsed();
   std::size_t have = toServer_.unparsedSize();
   std::size_t header = 24 + (get16(&p[2]) == 0 ? 4 : 0);  // BIG-REQUESTS: 32-bit length
-  if (p[0] != kPutImage || have < header || size - have < BodyPassthrough::kMinBody) return false;
+  if (p[0] != op::PutImage || have < header || size - have < BodyPassthrough::kMinBody)
+    return false;
   if (!body_.start(size - have)) return false;
   std::span<std::uint8_t> head(toServer_.unparsed(), header);
   tracker_.clientRequest(head);
@@ -268,7 +268,7 @@ void Session::parseServer() {
       if (it != ownReplies_.end()) {
         it->second(m);
         ownReplies_.erase(it);
-      } else if (kind == 0 && m[10] == kSetInputFocus) {
+      } else if (kind == 0 && m[10] == op::SetInputFocus) {
         // The focus given back after a reattach: a window manager there may
         // not have shown the window yet (BadMatch); it gives the focus itself.
         log::debug("x11: {} did not take the input focus back (error {})", server_.display, m[1]);
@@ -291,10 +291,10 @@ void Session::parseServer() {
     if (kind == 1) {
       const RequestLayout* layout = tracker_.layoutFor(get16(&m[2]));
       translator_.reply(m, layout);
-      if (translator_.mapsPixels() && layout == findRequest(coreProtocol(), kGetImage) &&
+      if (translator_.mapsPixels() && layout == findRequest(coreProtocol(), op::GetImage) &&
           tracker_.coreDataFor(get16(&m[2])) == kZPixmap)
         translator_.zPixmapImageReply(m);
-      if (layout && layout == findRequest(coreProtocol(), kListExtensions)) {
+      if (layout && layout == findRequest(coreProtocol(), op::ListExtensions)) {
         std::size_t shorter = Translator::hideInListExtensions(m);
         toClient_.erase(shorter, size - shorter);
         size = shorter;

@@ -9,6 +9,7 @@
 
 #include "core/util/Error.hpp"
 #include "core/util/Log.hpp"
+#include "x11proxy/proto/CoreOpcodes.hpp"
 #include "x11proxy/proto/Wire.hpp"
 #include "x11proxy/proxy/Session.hpp"
 #include "x11proxy/reattach/ColorCells.hpp"
@@ -22,7 +23,6 @@
 namespace ckpt::x11 {
 namespace {
 
-constexpr std::uint8_t kGetInputFocus = 43;
 // How long an old server may take to answer what the client sent before the
 // move; a server grabbed by another client may not answer at all.
 constexpr auto kDrainTimeout = std::chrono::seconds(5);
@@ -35,7 +35,7 @@ struct FreeReply {
 
 void Session::drain() {
   bool answered = false;
-  sendOwnRequest({kGetInputFocus, 0, 1, 0},
+  sendOwnRequest({op::GetInputFocus, 0, 1, 0},
                  [&](std::span<const std::uint8_t>) { answered = true; });
   auto deadline = std::chrono::steady_clock::now() + kDrainTimeout;
   while (!answered) {
@@ -188,7 +188,7 @@ std::vector<std::string> Session::switchTo(const ServerAddress& to, const Fetche
   serverEof_ = false;
   for (auto& request : plan.requests) sendOwnTranslated(encodeRequest(std::move(request)));
   replaying_ = true;
-  sendOwnRequest({kGetInputFocus, 0, 1, 0}, [this](std::span<const std::uint8_t>) {
+  sendOwnRequest({op::GetInputFocus, 0, 1, 0}, [this](std::span<const std::uint8_t>) {
     replaying_ = false;
     notifyMappings_ = true;
   });

@@ -1,5 +1,6 @@
 // Building the replay of a client's state (see Replay.hpp).
 #include "x11proxy/reattach/Replay.hpp"
+#include "x11proxy/proto/CoreOpcodes.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -10,23 +11,6 @@
 namespace ckpt::x11 {
 namespace {
 
-enum : std::uint8_t {
-  kCreateWindow = 1,
-  kChangeWindowAttributes = 2,
-  kMapWindow = 8,
-  kSetSelectionOwner = 22,
-  kSetInputFocus = 42,
-  kChangeProperty = 18,
-  kOpenFont = 45,
-  kCloseFont = 46,
-  kCreatePixmap = 53,
-  kFreePixmap = 54,
-  kCreateGC = 55,
-  kFreeGC = 60,
-  kPutImage = 72,
-  kCreateCursor = 93,
-  kCreateGlyphCursor = 94,
-};
 constexpr std::uint32_t kCwBackPixmap = 0x1, kCwBorderPixmap = 0x4, kCwColormap = 0x2000,
                         kCwCursor = 0x4000, kCwEventMask = 0x800;
 constexpr std::uint32_t kGcTile = 0x400, kGcStipple = 0x800, kGcFont = 0x4000,
@@ -98,10 +82,10 @@ class Planner {
     for (const auto& [id, w] : m_.windows)
       if (auto c = w.attributes.find(kCwCursor);
           c != w.attributes.end() && (c->second == 0 || made_.count(c->second)))
-        add(Req(kChangeWindowAttributes, 0).u32(id).values({{kCwCursor, c->second}}).done());
+        add(Req(op::ChangeWindowAttributes, 0).u32(id).values({{kCwCursor, c->second}}).done());
     if (auto root = m_.foreignAttributes.find(in_.client.root); root != m_.foreignAttributes.end())
       if (auto mask = root->second.find(kCwEventMask); mask != root->second.end())
-        add(Req(kChangeWindowAttributes, 0)
+        add(Req(op::ChangeWindowAttributes, 0)
                 .u32(in_.client.root)
                 .values({{kCwEventMask, mask->second}})
                 .done());
@@ -111,7 +95,7 @@ class Planner {
     for (const Window* w : treeOrder_)
       if (w->mapped) mapped.push_back(w);
     for (auto it = mapped.rbegin(); it != mapped.rend(); ++it)
-      add(Req(kMapWindow, 0).u32((*it)->id).done());
+      add(Req(op::MapWindow, 0).u32((*it)->id).done());
     // Passive grabs (their cursors and confining windows exist now), XFIXES
     // event selections.
     for (const Window* w : treeOrder_) {
@@ -121,9 +105,9 @@ class Planner {
     // Selections and the focus are taken now (CurrentTime): the client's own
     // times belong to the old server's clock.
     for (const auto& [selection, owner] : m_.selections)
-      add(Req(kSetSelectionOwner, 0).u32(owner).u32(selection).u32(0).done());
+      add(Req(op::SetSelectionOwner, 0).u32(owner).u32(selection).u32(0).done());
     if (in_.fetched.focus && m_.windows.count(in_.fetched.focus))
-      add(Req(kSetInputFocus, 1).u32(in_.fetched.focus).u32(0).done());  // revert to PointerRoot
+      add(Req(op::SetInputFocus, 1).u32(in_.fetched.focus).u32(0).done());  // revert to PointerRoot
     return std::move(plan_);
   }
 
@@ -148,7 +132,7 @@ class Planner {
   std::vector<std::uint8_t> openFont(std::uint32_t id, const std::string& asked) const {
     auto sub = in_.fontSubstitutes.find(asked);
     const std::string& name = sub == in_.fontSubstitutes.end() ? asked : sub->second;
-    return Req(kOpenFont, 0)
+    return Req(op::OpenFont, 0)
         .u32(id)
         .u16(std::uint16_t(name.size()))
         .u16(0)
@@ -158,7 +142,7 @@ class Planner {
 
   void pixmaps() {
     for (const auto& [id, p] : m_.pixmaps) {
-      add(Req(kCreatePixmap, p.depth)
+      add(Req(op::CreatePixmap, p.depth)
               .u32(id)
               .u32(in_.client.root)
               .u16(p.width)
@@ -183,11 +167,11 @@ class Planner {
         continue;
       }
       std::uint32_t gc = tempId();
-      add(Req(kCreateGC, 0).u32(gc).u32(id).u32(0).done());
+      add(Req(op::CreateGC, 0).u32(gc).u32(id).u32(0).done());
       std::size_t rowsPerRequest = (kMaxRequest - 24) / stride;
       for (std::size_t y = 0; y < p.height; y += rowsPerRequest) {
         std::size_t rows = std::min<std::size_t>(rowsPerRequest, p.height - y);
-        add(Req(kPutImage, 2)  // ZPixmap
+        add(Req(op::PutImage, 2)  // ZPixmap
                 .u32(id)
                 .u32(gc)
                 .u16(p.width)
@@ -200,7 +184,7 @@ class Planner {
                 .bytes(data.data() + y * stride, rows * stride)
                 .done());
       }
-      add(Req(kFreeGC, 0).u32(gc).done());
+      add(Req(op::FreeGC, 0).u32(gc).done());
     }
   }
 
@@ -236,12 +220,17 @@ class Planner {
         drawable = in_.client.root;
         if (gc.depth && gc.depth != in_.client.rootDepth) {
           scratch = tempId();
-          add(Req(kCreatePixmap, gc.depth).u32(scratch).u32(in_.client.root).u16(1).u16(1).done());
+          add(Req(op::CreatePixmap, gc.depth)
+                  .u32(scratch)
+                  .u32(in_.client.root)
+                  .u16(1)
+                  .u16(1)
+                  .done());
           drawable = scratch;
         }
       }
-      add(Req(kCreateGC, 0).u32(id).u32(drawable).values(values).done());
-      if (scratch) add(Req(kFreePixmap, 0).u32(scratch).done());
+      add(Req(op::CreateGC, 0).u32(id).u32(drawable).values(values).done());
+      if (scratch) add(Req(op::FreePixmap, 0).u32(scratch).done());
       if (!gc.dashes.empty()) add(gc.dashes);
       if (!gc.clipRectangles.empty()) add(gc.clipRectangles);
       if (gc.regionClip) {
@@ -323,7 +312,7 @@ class Planner {
       }
       // A window whose parent belongs to another client comes back on the root.
       std::uint32_t parent = m_.windows.count(w->parent) ? w->parent : in_.client.root;
-      add(Req(kCreateWindow, w->depth)
+      add(Req(op::CreateWindow, w->depth)
               .u32(w->id)
               .u32(parent)
               .u16(std::uint16_t(w->x))
@@ -337,7 +326,7 @@ class Planner {
               .done());
       for (const auto& [atom, p] : w->properties) {
         std::size_t unit = p.format / 8 ? p.format / 8 : 1;
-        add(Req(kChangeProperty, 0)
+        add(Req(op::ChangeProperty, 0)
                 .u32(w->id)
                 .u32(atom)
                 .u32(p.type)
@@ -396,21 +385,22 @@ class Planner {
               [](const auto& a, const auto& b) { return a.second->order < b.second->order; });
     for (const auto& [id, rec] : all) {
       std::vector<std::uint8_t> create = rec->requests.front();
-      if (create.size() >= 16 && create[0] == kCreateCursor &&
+      if (create.size() >= 16 && create[0] == op::CreateCursor &&
           (!pixmapExists(get32(&create[8])) ||
            (get32(&create[12]) && !pixmapExists(get32(&create[12]))))) {
         warn("cursor " + std::to_string(id) +
              ": the pixmaps it was made from were freed; windows keep the default cursor");
         continue;
       }
-      if (create.size() >= 12 && create[0] != kCreateCursor && create[0] != kCreateGlyphCursor &&
-          create[1] == 27 && !m_.renderObjects.count(get32(&create[8]))) {
+      if (create.size() >= 12 && create[0] != op::CreateCursor &&
+          create[0] != op::CreateGlyphCursor && create[1] == 27 &&
+          !m_.renderObjects.count(get32(&create[8]))) {
         warn("cursor " + std::to_string(id) +
              ": the picture it was made from was freed; windows keep the default cursor");
         continue;
       }
       std::vector<std::pair<std::uint32_t, std::uint32_t>> reopened;  // client fid → temp
-      if (create.size() >= 16 && create[0] == kCreateGlyphCursor) {
+      if (create.size() >= 16 && create[0] == op::CreateGlyphCursor) {
         for (std::size_t at : {8, 12}) {
           std::uint32_t fid = get32(&create[at]);
           auto name = rec->fonts.find(fid);
@@ -436,7 +426,7 @@ class Planner {
         clipFromRegion(clip->second.xfixesMajor, kSetPictureClipRegion, id,
                        in_.fetched.pictureClips, std::uint16_t(clip->second.x),
                        std::uint16_t(clip->second.y));
-      for (auto [fid, temp] : reopened) add(Req(kCloseFont, 0).u32(temp).done());
+      for (auto [fid, temp] : reopened) add(Req(op::CloseFont, 0).u32(temp).done());
       made_.insert(id);
     }
   }
